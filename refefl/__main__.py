@@ -1,0 +1,22 @@
+"""Command line: ``python -m refefl demo`` (more subcommands come from refefl.experiments)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m refefl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="a tour of every regularizer: losses, predictions, properties, one figure")
+    demo.add_argument("--out", default="refefl_demo.png", help="where to save the figure (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from refefl.experiments.demo import run_demo
+
+        return run_demo(args.out)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

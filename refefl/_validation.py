@@ -1,0 +1,114 @@
+"""Input checks shared by every public function: Python validates, kernels compute.
+
+Conventions (the same everywhere in refefl):
+
+- integer and boolean arrays become float64; float32 stays float32; float64 stays float64; any other dtype
+  (complex, float16, longdouble, object, strings) raises ``TypeError`` naming the argument;
+- arrays must have at least one axis and a non-empty last axis (``ValueError`` otherwise);
+- NaN is never accepted; ``+inf`` is never accepted in scores; ``-inf`` is accepted only where a function
+  documents it (a score of ``-inf`` means "this coordinate is impossible");
+- inputs are never written to: functions that need a writable or contiguous buffer make a copy.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
+    """Return ``x`` as a float32 or float64 ndarray (ints and bools to float64) with a non-empty last axis."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must hold real numbers of dtype float32 or float64 (or integers), got {arr.dtype}")
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    if arr.ndim >= 1 and arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have a non-empty last axis, got shape {arr.shape}")
+    return arr
+
+
+def check_scores(theta: np.ndarray, name: str = "theta", *, allow_neg_inf: bool = True) -> None:
+    """Raise ``ValueError`` if ``theta`` holds NaN or +inf, a row made only of -inf, or -inf when not allowed."""
+    if np.isnan(theta).any():
+        raise ValueError(f"{name} contains NaN")
+    if np.isposinf(theta).any():
+        raise ValueError(f"{name} contains +inf; scores must be finite or -inf")
+    neg_inf = np.isneginf(theta)
+    if neg_inf.any():
+        if not allow_neg_inf:
+            raise ValueError(f"{name} contains -inf; this function needs finite scores")
+        if neg_inf.all(axis=-1).any():
+            raise ValueError(f"{name} has a row whose entries are all -inf: no feasible output")
+
+
+def check_finite(x: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or an infinity."""
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}")
+
+
+def common_float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float32 if every array is float32, else float64."""
+    return np.result_type(*arrays, np.float32)
+
+
+def as_rows(x: np.ndarray, axis: int = -1, dtype=None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Move ``axis`` last and return a C-contiguous 2-D copy-or-view ``(n_rows, n)`` plus the moved shape."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = np.ascontiguousarray(moved.reshape(-1, moved.shape[-1]), dtype=dtype)
+    return rows, moved.shape
+
+
+def from_rows(rows: np.ndarray, moved_shape: tuple[int, ...], axis: int = -1) -> np.ndarray:
+    """Inverse of :func:`as_rows`: reshape ``rows`` to ``moved_shape`` and put the last axis back at ``axis``."""
+    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def check_axis(x: np.ndarray, axis: int, name: str) -> int:
+    """Normalize ``axis`` for ``x`` and check that the axis is non-empty."""
+    if not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of bounds for {name} of shape {x.shape}")
+    axis = int(axis) % x.ndim
+    if x.shape[axis] == 0:
+        raise ValueError(f"{name} must be non-empty along axis {axis}, got shape {x.shape}")
+    return axis
+
+
+def check_positive(value, name: str, *, strict: bool = True) -> float:
+    """Return ``value`` as a float after checking it is a finite (strictly) positive real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (strict and value == 0):
+        raise ValueError(f"{name} must be a finite {'positive' if strict else 'non-negative'} number, got {value}")
+    return value
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int after checking it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def feasibility_tol(dtype) -> float:
+    """Tolerance for membership tests of user-given targets: sqrt(machine epsilon) of ``dtype``."""
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def solver_tol(dtype) -> float:
+    """Default convergence tolerance of iterative solvers: a small multiple of machine epsilon of ``dtype``."""
+    return float(4 * np.finfo(dtype).eps)

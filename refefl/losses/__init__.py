@@ -1,0 +1,4 @@
+"""Losses built from a regularizer Ω (classic Fenchel-Young) or from an energy Φ and Ω (generalized)."""
+from refefl.losses._fenchel_young import FenchelYoungLoss
+
+__all__ = ["FenchelYoungLoss"]

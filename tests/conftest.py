@@ -1,0 +1,32 @@
+"""Hypothesis profiles and the backend fixture shared by every test.
+
+Profiles: ``ci`` (derandomized, 200 examples per property, no deadline) and ``dev`` (quick, 30 examples).
+``HYPOTHESIS_PROFILE`` picks one; without it, ``ci`` is used when the ``CI`` environment variable is set.
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from refefl import _backend
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+BACKENDS = ["numpy", "ext"] if _backend.HAVE_EXT else ["numpy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Run a test once per available backend ("numpy" always, "ext" when refefl_ext is built)."""
+    return request.param
