@@ -5,7 +5,8 @@ Every public kernel here has a NumPy twin of the same name and signature in ``re
 validation and dtype/layout conversion happen in the public ``refefl`` functions that call them.
 Rows are split across OpenMP threads when a batch has enough rows (see ``_config.OPENMP``).
 """
+from refefl_ext._build_info import BUILD_FLAGS
 from refefl_ext._config import OPENMP, max_threads
 from refefl_ext._isotonic import isotonic_kl, isotonic_l2
 
-__all__ = ["OPENMP", "max_threads", "isotonic_l2", "isotonic_kl"]
+__all__ = ["BUILD_FLAGS", "OPENMP", "max_threads", "isotonic_l2", "isotonic_kl"]

@@ -1,0 +1,124 @@
+"""Entry point: ``python -m benchmarks [--quick] [--suites ...] [--dtypes ...] [--repeats N]``.
+
+For every suite and case it first checks that every implementation agrees with refefl's NumPy reference
+(and stops with an error if one does not), then times all of them side by side in the same run, with the
+suite's floor (NumPy softmax of the same array, or argsort), and writes ``benchmarks/results/<suite>.csv``,
+``.md`` and ``.png`` plus ``summary.md`` (targets met or missed), optionally copied into the README.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import _peers, _report
+from benchmarks._harness import max_abs_difference, peak_memory, time_call
+from benchmarks.suites import Case, Suite, all_suites
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TOLERANCE = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 2e-4}
+
+
+def _check_agreement(suite: Suite, impls, x: np.ndarray, dtype) -> dict[str, float]:
+    reference = suite.reference(x)
+    scale = 1.0 + float(np.max(np.abs(reference)))
+    diffs = {}
+    for impl in impls:
+        diff = max_abs_difference(impl.to_numpy(impl.run(impl.prepare(x))), reference)
+        if not diff <= TOLERANCE[np.dtype(dtype)] * scale:
+            raise SystemExit(f"{suite.name}: {impl.name} disagrees with refefl's NumPy reference by {diff:.3g}")
+        diffs[impl.name] = diff
+    return diffs
+
+
+def _measure(suite: Suite, case: Case, dtype, repeats: int, rng, *, check: bool = True) -> list[dict]:
+    x = suite.make_input(case, dtype, rng)
+    impls = suite.implementations()
+    diffs = _check_agreement(suite, impls, x, dtype) if check else {impl.name: float("nan") for impl in impls}
+    rows = []
+    for impl in [suite.floor, *impls]:
+        prepared = impl.prepare(x)
+        timing = time_call(lambda: impl.run(prepared), repeats)
+        memory = peak_memory(lambda: impl.run(prepared)) if impl.traced_memory else -1
+        rows.append({
+            "suite": suite.name, "case": case.label, "size": case.size, "dtype": np.dtype(dtype).name,
+            "implementation": impl.name, "median_s": timing.median, "min_s": timing.low, "max_s": timing.high,
+            "repeats": timing.repeats, "peak_bytes": memory, "input_bytes": x.nbytes,
+            "max_abs_diff": diffs.get(impl.name, 0.0),
+        })
+    floor = rows[0]["median_s"]
+    numpy_time = next((r["median_s"] for r in rows if r["implementation"] == "refefl numpy"), float("nan"))
+    for r in rows:
+        r["ratio_to_floor"] = r["median_s"] / floor
+        r["ratio_to_numpy"] = r["median_s"] / numpy_time
+    return rows
+
+
+def _evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
+    out = []
+    for target in suite.targets:
+        labels = None if target.cases is None else {c.label for c in target.cases}
+        for case, dtype in dict.fromkeys((r["case"], r["dtype"]) for r in rows):
+            if labels is not None and case not in labels:
+                continue
+            times = {r["implementation"]: r["median_s"] for r in rows if r["case"] == case and r["dtype"] == dtype}
+            if target.numerator in times and target.denominator in times:
+                ratio = times[target.numerator] / times[target.denominator]
+                out.append({"suite": suite.name, "target": target.describe(), "case": case, "dtype": dtype,
+                            "ratio": ratio, "met": ratio <= target.bound})
+    return out
+
+
+def run_suite(suite: Suite, args) -> list[dict]:
+    rng = np.random.default_rng(args.seed)
+    cases = suite.quick_cases if args.quick else suite.cases
+    rows = []
+    for case in cases:
+        for dtype in args.dtypes:
+            measured = _measure(suite, case, np.dtype(dtype), args.repeats, rng)
+            rows += measured
+            timings = ", ".join(f"{r['implementation']} {r['median_s'] * 1e3:.3g} ms" for r in measured)
+            print(f"  {case.label} {dtype}: {timings}", flush=True)
+    targets = _evaluate_targets(suite, rows)
+    stamp = _report.stamp(_peers.versions())
+    _report.write_csv(RESULTS / f"{suite.name}.csv", rows)
+    _report.write_markdown(RESULTS / f"{suite.name}.md", suite.title, stamp, rows, targets)
+    if suite.scaling and not args.quick and not args.no_plots:
+        scaling_rows = []
+        for case in suite.scaling:
+            scaling_rows += _measure(suite, case, np.dtype(np.float64), args.repeats, rng, check=False)
+        _report.plot_scaling(RESULTS / f"{suite.name}.png", f"{suite.title} (float64, one row)", scaling_rows)
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    suites = {s.name: s for s in all_suites()}
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small cases, few repeats (a smoke run)")
+    parser.add_argument("--suites", nargs="+", choices=sorted(suites), default=sorted(suites))
+    parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--update-readme", action="store_true", help="copy the targets summary into README.md")
+    args = parser.parse_args(argv)
+    args.repeats = args.repeats or (5 if args.quick else 15)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    print(_report.stamp(_peers.versions()))
+    all_targets = []
+    for name in args.suites:
+        print(f"== {suites[name].title}")
+        all_targets += run_suite(suites[name], args)
+    summary = _report.targets_table(all_targets) if all_targets else "(no targets)"
+    (RESULTS / "summary.md").write_text(f"# Targets\n\n{_report.stamp(_peers.versions())}\n\n{summary}\n")
+    print("\n" + summary)
+    if args.update_readme and not args.quick:
+        _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
