@@ -1,8 +1,7 @@
 """Pool-adjacent-violators kernels: twins of ``refefl.projections._isotonic.isotonic_l2`` / ``isotonic_kl``.
 
-Inputs are trusted (validated by the Python caller): C-contiguous rows, outputs preallocated. Block statistics
-are accumulated in float64 for float32 data as well. Each row uses three float64/intp scratch stacks of length
-n, allocated once per thread.
+Inputs are trusted (validated by the Python caller): C-contiguous rows, outputs preallocated, block sums that
+cannot overflow. Block statistics are accumulated in float64 for float32 data as well.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -14,7 +13,7 @@ cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
 cdef inline bint _in_order(double prev, double cur, bint increasing) noexcept nogil:
-    # adjacent blocks are kept apart only when strictly ordered (equal values pool, as in scipy)
+    # adjacent blocks stay apart only when strictly ordered; equal values pool (scipy's convention)
     return prev < cur if increasing else prev > cur
 
 
@@ -23,55 +22,68 @@ cdef inline double _logaddexp(double a, double b) noexcept nogil:
     return (a if a > b else b) + log1p(exp(-fabs(a - b)))
 
 
-cdef Py_ssize_t _fill_blocks(floating[::1] out, Py_ssize_t[::1] starts, Py_ssize_t n_blocks,
-                             const double* value) noexcept nogil:
-    # out[starts[k]:starts[k+1]] = value[k]
-    cdef Py_ssize_t k, i, n = out.shape[0]
-    starts[n_blocks] = n
-    for k in range(n_blocks):
-        for i in range(starts[k], starts[k + 1]):
-            out[i] = <floating>value[k]
-    return n_blocks
+cdef void _expand_blocks(const double* mean, const Py_ssize_t* starts, Py_ssize_t n_blocks,
+                         floating* out) noexcept nogil:
+    # out[starts[b]:starts[b+1]] = mean[b], last block first so that `mean` may live inside `out`
+    cdef Py_ssize_t b, i
+    cdef double value
+    for b in range(n_blocks - 1, -1, -1):
+        value = mean[b]
+        for i in range(starts[b], starts[b + 1]):
+            out[i] = <floating>value
 
 
-cdef Py_ssize_t _pav_l2_row(const floating[::1] y, const floating[::1] w, bint weighted, bint increasing,
-                            floating[::1] out, Py_ssize_t[::1] starts,
-                            double* mean, double* weight) noexcept nogil:
-    cdef Py_ssize_t i, top = -1, n = y.shape[0]
-    cdef double total
-    for i in range(n):
-        # push {i} as a block: mean y_i, weight w_i
-        top += 1
-        starts[top] = i
-        mean[top] = y[i]
-        weight[top] = w[i] if weighted else 1.0
-        # pool while the last two blocks violate the order: weighted mean, finite near 1e300
-        while top > 0 and not _in_order(mean[top - 1], mean[top], increasing):
-            total = weight[top - 1] + weight[top]
-            mean[top - 1] = mean[top - 1] + (mean[top] - mean[top - 1]) * (weight[top] / total)
-            weight[top - 1] = total
+cdef Py_ssize_t _pav_l2_row(const floating* y, const floating* w, Py_ssize_t n, bint increasing,
+                            double* mean, double* weight, Py_ssize_t* starts) noexcept nogil:
+    # twin of _pav_l2_row in _isotonic.py; with w == NULL the weights are 1 and block weights are counts
+    cdef Py_ssize_t i = 0, k, start, top = -1
+    cdef double sum_wy, sum_w, w_k
+    while i < n:
+        # open a block at i and absorb the following points while they are out of order with its mean
+        start = i
+        w_k = w[i] if w != NULL else 1.0
+        sum_wy = w_k * y[i]
+        sum_w = w_k
+        k = i + 1
+        while k < n and not _in_order(sum_wy / sum_w, y[k], increasing):
+            w_k = w[k] if w != NULL else 1.0
+            sum_wy += w_k * y[k]
+            sum_w += w_k
+            k += 1
+        # pool backwards with earlier blocks while they are out of order
+        while top >= 0 and not _in_order(mean[top], sum_wy / sum_w, increasing):
+            w_k = weight[top] if w != NULL else <double>(start - starts[top])
+            sum_wy += w_k * mean[top]
+            sum_w += w_k
+            start = starts[top]
             top -= 1
-    return _fill_blocks(out, starts, top + 1, mean)
+        top += 1
+        mean[top] = sum_wy / sum_w
+        if w != NULL:
+            weight[top] = sum_w
+        starts[top] = start
+        i = k
+    starts[top + 1] = n
+    return top + 1
 
 
-cdef Py_ssize_t _pav_kl_row(const floating[::1] s, const floating[::1] log_w, bint increasing,
-                            floating[::1] out, Py_ssize_t[::1] starts,
-                            double* value, double* lse_s, double* lse_w) noexcept nogil:
-    cdef Py_ssize_t i, top = -1, n = s.shape[0]
+cdef Py_ssize_t _pav_kl_row(const floating* s, const floating* log_w, Py_ssize_t n, bint increasing,
+                            double* value, double* lse_s, double* lse_w, Py_ssize_t* starts) noexcept nogil:
+    # twin of _pav_kl_row in _isotonic.py: v_B = logsumexp(s_B) - logsumexp(log_w_B)
+    cdef Py_ssize_t i, top = -1
     for i in range(n):
-        # push {i}: v = s_i - log_w_i
         top += 1
         starts[top] = i
         lse_s[top] = s[i]
         lse_w[top] = log_w[i]
         value[top] = lse_s[top] - lse_w[top]
-        # pool: v_B = logsumexp(s_B) - logsumexp(log_w_B)
         while top > 0 and not _in_order(value[top - 1], value[top], increasing):
             lse_s[top - 1] = _logaddexp(lse_s[top - 1], lse_s[top])
             lse_w[top - 1] = _logaddexp(lse_w[top - 1], lse_w[top])
             value[top - 1] = lse_s[top - 1] - lse_w[top - 1]
             top -= 1
-    return _fill_blocks(out, starts, top + 1, value)
+    starts[top + 1] = n
+    return top + 1
 
 
 def isotonic_l2(const floating[:, ::1] y, const floating[:, ::1] weights, floating[:, ::1] out,
@@ -79,25 +91,28 @@ def isotonic_l2(const floating[:, ::1] y, const floating[:, ::1] weights, floati
     """Twin of ``refefl.projections._isotonic.isotonic_l2`` (weighted Euclidean PAV, row by row)."""
     cdef Py_ssize_t r, m = y.shape[0], n = y.shape[1]
     cdef bint weighted = weights.shape[1] > 0
+    cdef double* scratch
     cdef double* mean
-    cdef double* weight
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        mean = <double*>malloc(2 * n * sizeof(double))
-        weight = mean + n
+        # float64 rows keep the block means inside `out` (expanded last block first); float32 rows need scratch
+        scratch = <double*>malloc(((n if floating is float else 0) + (n if weighted else 0) + 1) * sizeof(double))
         for r in prange(m, schedule="static"):
-            n_blocks[r] = _pav_l2_row(y[r], weights[r] if weighted else y[r], weighted, increasing,
-                                      out[r], starts[r], mean, weight)
-        free(mean)
+            mean = <double*>&out[r, 0] if floating is double else scratch
+            n_blocks[r] = _pav_l2_row(&y[r, 0], &weights[r, 0] if weighted else NULL, n, increasing,
+                                      mean, scratch + (n if floating is float else 0), &starts[r, 0])
+            _expand_blocks(mean, &starts[r, 0], n_blocks[r], &out[r, 0])
+        free(scratch)
 
 
 def isotonic_kl(const floating[:, ::1] s, const floating[:, ::1] log_w, floating[:, ::1] out,
                 Py_ssize_t[:, ::1] starts, Py_ssize_t[::1] n_blocks, bint increasing):
     """Twin of ``refefl.projections._isotonic.isotonic_kl`` (entropic PAV, row by row)."""
     cdef Py_ssize_t r, m = s.shape[0], n = s.shape[1]
-    cdef double* value
+    cdef double* scratch
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        value = <double*>malloc(3 * n * sizeof(double))
+        scratch = <double*>malloc(3 * n * sizeof(double))
         for r in prange(m, schedule="static"):
-            n_blocks[r] = _pav_kl_row(s[r], log_w[r], increasing, out[r], starts[r],
-                                      value, value + n, value + 2 * n)
-        free(value)
+            n_blocks[r] = _pav_kl_row(&s[r, 0], &log_w[r, 0], n, increasing,
+                                      scratch, scratch + n, scratch + 2 * n, &starts[r, 0])
+            _expand_blocks(scratch, &starts[r, 0], n_blocks[r], &out[r, 0])
+        free(scratch)

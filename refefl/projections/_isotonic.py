@@ -15,56 +15,65 @@ from refefl import _backend
 from refefl._validation import (
     as_float_array,
     as_rows,
+    check_axis,
     check_finite,
     check_same_shape,
     common_float_dtype,
+    finite_range,
     from_rows,
 )
 
 
-def _pav_row(stats_a, stats_b, pool, block_value, increasing, out, starts) -> int:
-    """Generic PAV on one row; returns the number of blocks and fills ``out`` and ``starts`` (with sentinel n).
+def _in_order(prev: float, cur: float, increasing: bool) -> bool:
+    """Adjacent blocks stay apart only when strictly ordered; equal values pool (scipy's convention)."""
+    return prev < cur if increasing else prev > cur
 
-    Each element i carries statistics (a_i, b_i); a block's statistics are ``pool``-ed and its fitted value is
-    ``block_value(a_B, b_B)``. Adjacent blocks are pooled while their values are not strictly in order, so equal
-    neighbours share a block (the convention of ``scipy.optimize.isotonic_regression``).
+
+def _pav_l2_row(y, w, increasing, mean, weight, starts) -> int:
+    """Weighted Euclidean PAV on one row; fills the block stacks and ``starts``; returns the number of blocks.
+
+    Each pass opens a block at i, absorbs the following points while they are out of order with the block's
+    mean (running sums Σwy, Σw), then pools it backwards with earlier blocks while those are out of order.
     """
-    block_a, block_b, block_start, block_val = [], [], [], []
-    for i, (a, b) in enumerate(zip(stats_a, stats_b)):
-        block_a.append(a)
-        block_b.append(b)
-        block_start.append(i)
-        block_val.append(block_value(a, b))
-        while len(block_val) > 1 and not (
-            block_val[-2] < block_val[-1] if increasing else block_val[-2] > block_val[-1]
-        ):
-            a2, b2 = block_a.pop(), block_b.pop()
-            block_start.pop()
-            block_val.pop()
-            block_a[-1], block_b[-1] = pool(block_a[-1], block_b[-1], a2, b2)
-            block_val[-1] = block_value(block_a[-1], block_b[-1])
-    n_blocks = len(block_val)
-    starts[:n_blocks] = block_start
-    starts[n_blocks] = len(out)
-    for k in range(n_blocks):
-        out[starts[k] : starts[k + 1]] = block_val[k]
-    return n_blocks
+    n, top, i = len(y), -1, 0
+    while i < n:
+        start, sum_wy, sum_w, k = i, w[i] * y[i], w[i], i + 1
+        while k < n and not _in_order(sum_wy / sum_w, y[k], increasing):
+            sum_wy, sum_w, k = sum_wy + w[k] * y[k], sum_w + w[k], k + 1
+        while top >= 0 and not _in_order(mean[top], sum_wy / sum_w, increasing):
+            sum_wy, sum_w, start, top = sum_wy + weight[top] * mean[top], sum_w + weight[top], starts[top], top - 1
+        top += 1
+        mean[top], weight[top], starts[top] = sum_wy / sum_w, sum_w, start
+        i = k
+    starts[top + 1] = n
+    return top + 1
 
 
-def _pool_l2(mean_a, weight_a, mean_b, weight_b):
-    """Pool two blocks (mean, total weight): the weighted mean, written to stay finite near 1e300."""
-    weight = weight_a + weight_b
-    return mean_a + (mean_b - mean_a) * (weight_b / weight), weight
-
-
-def _pool_kl(lse_s_a, lse_w_a, lse_s_b, lse_w_b):
-    """Pool two blocks of the KL problem: log-sum-exp of both statistics."""
-    return _logaddexp(lse_s_a, lse_s_b), _logaddexp(lse_w_a, lse_w_b)
+def _expand_blocks(mean, starts, n_blocks, out) -> None:
+    """out[starts[b]:starts[b+1]] = mean[b], last block first (so that ``mean`` may live inside ``out``)."""
+    for b in range(n_blocks - 1, -1, -1):
+        out[starts[b] : starts[b + 1]] = mean[b]
 
 
 def _logaddexp(a: float, b: float) -> float:
     """log(e^a + e^b) computed as max + log1p(exp(-|a - b|)) (the same formula as the compiled kernel)."""
     return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+def _pav_kl_row(s, log_w, increasing, value, starts) -> int:
+    """Entropic PAV on one row: a block's statistics are logsumexp(s_B) and logsumexp(log_w_B)."""
+    lse_s, lse_w, top = [0.0] * len(s), [0.0] * len(s), -1
+    for i in range(len(s)):
+        top += 1
+        starts[top], lse_s[top], lse_w[top] = i, s[i], log_w[i]
+        value[top] = s[i] - log_w[i]
+        while top > 0 and not _in_order(value[top - 1], value[top], increasing):
+            lse_s[top - 1] = _logaddexp(lse_s[top - 1], lse_s[top])
+            lse_w[top - 1] = _logaddexp(lse_w[top - 1], lse_w[top])
+            value[top - 1] = lse_s[top - 1] - lse_w[top - 1]
+            top -= 1
+    starts[top + 1] = len(s)
+    return top + 1
 
 
 @_backend.numpy_twin
@@ -74,6 +83,7 @@ def isotonic_l2(y, weights, out, starts, n_blocks, increasing) -> None:
     Parameters
     ----------
     y : ndarray of shape (n_rows, n), float32 or float64, C-contiguous
+        Data; the caller guarantees that n·max|y| does not overflow (block sums are formed).
     weights : ndarray of shape (n_rows, n) (positive) or (n_rows, 0) for unit weights
     out : ndarray of shape (n_rows, n), dtype of ``y``; receives the fit
     starts : ndarray of shape (n_rows, n + 1), intp; receives block starts then the sentinel n
@@ -81,14 +91,14 @@ def isotonic_l2(y, weights, out, starts, n_blocks, increasing) -> None:
     increasing : bool
         Fit :math:`v_1 \le \dots \le v_n` if True, :math:`v_1 \ge \dots \ge v_n` otherwise.
 
-    Block means are accumulated in float64 whatever the dtype of ``y``.
+    Block sums are accumulated in float64 whatever the dtype of ``y``.
     """
-    weighted = weights.shape[1] > 0
+    n = y.shape[1]
     for r in range(y.shape[0]):
-        w = weights[r].tolist() if weighted else [1.0] * y.shape[1]
-        n_blocks[r] = _pav_row(
-            y[r].tolist(), w, _pool_l2, lambda mean, weight: mean, increasing, out[r], starts[r]
-        )
+        w = weights[r].tolist() if weights.shape[1] else [1.0] * n
+        mean, weight = [0.0] * n, [0.0] * n
+        n_blocks[r] = _pav_l2_row(y[r].tolist(), w, increasing, mean, weight, starts[r])
+        _expand_blocks(mean, starts[r], n_blocks[r], out[r])
 
 
 @_backend.numpy_twin
@@ -100,17 +110,24 @@ def isotonic_kl(s, log_w, out, starts, n_blocks, increasing) -> None:
     behind the KL soft sort and rank. Arguments as in :func:`isotonic_l2` with ``log_w`` of shape (n_rows, n).
     """
     for r in range(s.shape[0]):
-        n_blocks[r] = _pav_row(
-            s[r].tolist(), log_w[r].tolist(), _pool_kl, lambda a, b: a - b, increasing, out[r], starts[r]
-        )
+        value = [0.0] * s.shape[1]
+        n_blocks[r] = _pav_kl_row(s[r].tolist(), log_w[r].tolist(), increasing, value, starts[r])
+        _expand_blocks(value, starts[r], n_blocks[r], out[r])
 
 
-def _check_weights(weights, y: np.ndarray, name: str = "weights") -> np.ndarray:
-    weights = as_float_array(weights, name)
-    check_same_shape(weights, y, name, "y")
-    if not (np.isfinite(weights).all() and (weights > 0).all()):
-        raise ValueError(f"{name} must be finite and strictly positive (a zero weight leaves the fit undefined)")
-    return weights
+def _check_weights(weights, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Validated weights and their maximum."""
+    weights = as_float_array(weights, "weights")
+    check_same_shape(weights, y, "weights", "y")
+    low, high = finite_range(weights, "weights")
+    if low <= 0:
+        raise ValueError("weights must be strictly positive (a zero weight leaves the fit undefined)")
+    return weights, high
+
+
+def _power_of_two_below(bound: float, limit: float = 2.0**1000) -> float:
+    """The largest power of two f ≤ 1 with bound·f ≤ limit: an exact rescaling that keeps block sums finite."""
+    return 1.0 if bound <= limit else 2.0 ** -math.ceil(math.log2(bound / limit))
 
 
 def _split_blocks(starts: np.ndarray, n_blocks: np.ndarray, moved_shape):
@@ -135,7 +152,9 @@ def isotonic_regression(
         \hat v = \operatorname*{argmin}_{v_1 \le v_2 \le \dots \le v_n} \sum_i w_i (v_i - y_i)^2
 
     (or :math:`v_1 \ge \dots \ge v_n` with ``increasing=False``). Adjacent equal values share one block, as in
-    ``scipy.optimize.isotonic_regression``. Accumulates in float64 for float32 data; O(n) per row.
+    ``scipy.optimize.isotonic_regression`` (block sums are formed, so a run of equal values can, through
+    rounding, split into blocks with equal fitted values). Accumulates in float64 for float32 data; O(n) per row.
+    Data up to the float64 limit are handled by an exact power-of-two rescaling that keeps block sums finite.
 
     Parameters
     ----------
@@ -161,18 +180,27 @@ def isotonic_regression(
     (1990), "Active set algorithms for isotonic regression", Math. Programming 47.
     """
     y = as_float_array(y, "y")
-    check_finite(y, "y")
+    axis = check_axis(y, axis, "y")
+    low, high = finite_range(y, "y")
     kernel = _backend.select(isotonic_l2, backend)
     rows, moved_shape = as_rows(y, axis)
+    n = rows.shape[1]
     if weights is None:
-        w_rows = np.empty((rows.shape[0], 0), dtype=rows.dtype)
+        w_rows, w_scale, max_w = np.empty((rows.shape[0], 0), dtype=rows.dtype), 1.0, 1.0
     else:
-        weights = _check_weights(weights, y)
-        w_rows, _ = as_rows(weights, axis, dtype=rows.dtype)
+        weights, max_w = _check_weights(weights, y)
+        w_scale = _power_of_two_below(n * max_w)
+        w_rows, _ = as_rows(weights * w_scale if w_scale != 1 else weights, axis, dtype=rows.dtype)
+    # block sums Σ w·y must stay finite (|y| up to 1e300): rescale by an exact power of two if needed
+    y_scale = _power_of_two_below(n * max(abs(low), abs(high)) * max_w * w_scale)
+    if y_scale != 1:
+        rows = rows * y_scale
     out = np.empty_like(rows)
-    starts = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.intp)
+    starts = np.empty((rows.shape[0], n + 1), dtype=np.intp)
     n_blocks = np.empty(rows.shape[0], dtype=np.intp)
     kernel(rows, w_rows, out, starts, n_blocks, bool(increasing))
+    if y_scale != 1:
+        out /= y_scale
     v = from_rows(out, moved_shape, axis)
     return (v, _split_blocks(starts, n_blocks, moved_shape)) if return_blocks else v
 
@@ -211,6 +239,7 @@ def isotonic_regression_kl(
     s = as_float_array(s, "s")
     log_w = as_float_array(log_w, "log_w")
     check_same_shape(s, log_w, "s", "log_w")
+    axis = check_axis(s, axis, "s")
     check_finite(s, "s")
     check_finite(log_w, "log_w")
     kernel = _backend.select(isotonic_kl, backend)

@@ -1,0 +1,98 @@
+"""First-order optimizers over parameter pytrees, in functional form: ``state = opt.init(params)`` then
+``params, state = opt.step(params, grads, state)``. Nothing is modified in place."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refefl._validation import check_positive
+from refefl.nn._tree import tree_map
+
+
+class SGD:
+    r"""Stochastic gradient descent with optional heavy-ball momentum.
+
+    .. math::
+
+        v \leftarrow \mu v + g, \qquad w \leftarrow w - \eta v
+
+    (plain SGD when μ = 0).
+
+    Parameters
+    ----------
+    learning_rate : float
+        Step size η > 0.
+    momentum : float, default 0.0
+        μ in [0, 1).
+
+    References
+    ----------
+    Polyak (1964), "Some methods of speeding up the convergence of iteration methods", USSR Comput. Math. 4(5).
+    """
+
+    def __init__(self, learning_rate: float, *, momentum: float = 0.0):
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
+        self.momentum = check_positive(momentum, "momentum", strict=False)
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+
+    def init(self, params: Any) -> Any:
+        """The velocity v, zeros of the structure of ``params``."""
+        return tree_map(np.zeros_like, params)
+
+    def step(self, params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+        """One update; returns new ``(params, state)``."""
+        velocity = tree_map(lambda v, g: self.momentum * v + g, state, grads)
+        params = tree_map(lambda w, v: w - self.learning_rate * v, params, velocity)
+        return params, velocity
+
+    def __repr__(self) -> str:
+        return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum})"
+
+
+class Adam:
+    r"""Adam: bias-corrected moment estimates scale each coordinate's step.
+
+    .. math::
+
+        m \leftarrow \beta_1 m + (1 - \beta_1) g,\quad v \leftarrow \beta_2 v + (1 - \beta_2) g^2,\quad
+        w \leftarrow w - \eta\, \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
+
+    Parameters
+    ----------
+    learning_rate : float, default 1e-3
+    beta1, beta2 : float, default 0.9, 0.999
+        Decay rates in [0, 1).
+    eps : float, default 1e-8
+
+    References
+    ----------
+    Kingma, Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, Algorithm 1.
+    """
+
+    def __init__(self, learning_rate: float = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= check_positive(beta, name, strict=False) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_positive(eps, "eps")
+
+    def init(self, params: Any) -> dict:
+        """``{"t": 0, "m": zeros, "v": zeros}`` with m and v of the structure of ``params``."""
+        return {"t": 0, "m": tree_map(np.zeros_like, params), "v": tree_map(np.zeros_like, params)}
+
+    def step(self, params: Any, grads: Any, state: dict) -> tuple[Any, dict]:
+        """One update; returns new ``(params, state)``."""
+        t = state["t"] + 1
+        m = tree_map(lambda m_, g: self.beta1 * m_ + (1 - self.beta1) * g, state["m"], grads)
+        v = tree_map(lambda v_, g: self.beta2 * v_ + (1 - self.beta2) * g * g, state["v"], grads)
+        # bias corrections folded into the step and into ε (an exact rewrite, Kingma & Ba end of §2)
+        step = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        eps_hat = self.eps * np.sqrt(1 - self.beta2**t)
+        params = tree_map(lambda w, m_, v_: w - (step * m_ / (np.sqrt(v_) + eps_hat)).astype(w.dtype), params, m, v)
+        return params, {"t": t, "m": m, "v": v}
+
+    def __repr__(self) -> str:
+        return f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"
