@@ -17,6 +17,16 @@ cdef inline bint _in_order(double prev, double cur, bint increasing) noexcept no
     return prev < cur if increasing else prev > cur
 
 
+cdef inline bint _sum_before(double sum_wy, double sum_w, double cur, bint increasing) noexcept nogil:
+    # _in_order(sum_wy / sum_w, cur) without a division on the branch's path (sum_w > 0)
+    return sum_wy < cur * sum_w if increasing else sum_wy > cur * sum_w
+
+
+cdef inline bint _sum_after(double prev, double sum_wy, double sum_w, bint increasing) noexcept nogil:
+    # _in_order(prev, sum_wy / sum_w) without a division
+    return prev * sum_w < sum_wy if increasing else prev * sum_w > sum_wy
+
+
 cdef inline double _logaddexp(double a, double b) noexcept nogil:
     # log(e^a + e^b) = max + log1p(exp(-|a - b|))
     return (a if a > b else b) + log1p(exp(-fabs(a - b)))
@@ -45,13 +55,13 @@ cdef Py_ssize_t _pav_l2_row(const floating* y, const floating* w, Py_ssize_t n, 
         sum_wy = w_k * y[i]
         sum_w = w_k
         k = i + 1
-        while k < n and not _in_order(sum_wy / sum_w, y[k], increasing):
+        while k < n and not _sum_before(sum_wy, sum_w, y[k], increasing):
             w_k = w[k] if w != NULL else 1.0
             sum_wy += w_k * y[k]
             sum_w += w_k
             k += 1
         # pool backwards with earlier blocks while they are out of order
-        while top >= 0 and not _in_order(mean[top], sum_wy / sum_w, increasing):
+        while top >= 0 and not _sum_after(mean[top], sum_wy, sum_w, increasing):
             w_k = weight[top] if w != NULL else <double>(start - starts[top])
             sum_wy += w_k * mean[top]
             sum_w += w_k

@@ -29,6 +29,16 @@ def _in_order(prev: float, cur: float, increasing: bool) -> bool:
     return prev < cur if increasing else prev > cur
 
 
+def _sum_before(sum_wy: float, sum_w: float, cur: float, increasing: bool) -> bool:
+    """``_in_order(sum_wy / sum_w, cur)`` without the division (sum_w > 0), as the compiled kernel does."""
+    return sum_wy < cur * sum_w if increasing else sum_wy > cur * sum_w
+
+
+def _sum_after(prev: float, sum_wy: float, sum_w: float, increasing: bool) -> bool:
+    """``_in_order(prev, sum_wy / sum_w)`` without the division."""
+    return prev * sum_w < sum_wy if increasing else prev * sum_w > sum_wy
+
+
 def _pav_l2_row(y, w, increasing, mean, weight, starts) -> int:
     """Weighted Euclidean PAV on one row; fills the block stacks and ``starts``; returns the number of blocks.
 
@@ -38,9 +48,9 @@ def _pav_l2_row(y, w, increasing, mean, weight, starts) -> int:
     n, top, i = len(y), -1, 0
     while i < n:
         start, sum_wy, sum_w, k = i, w[i] * y[i], w[i], i + 1
-        while k < n and not _in_order(sum_wy / sum_w, y[k], increasing):
+        while k < n and not _sum_before(sum_wy, sum_w, y[k], increasing):
             sum_wy, sum_w, k = sum_wy + w[k] * y[k], sum_w + w[k], k + 1
-        while top >= 0 and not _in_order(mean[top], sum_wy / sum_w, increasing):
+        while top >= 0 and not _sum_after(mean[top], sum_wy, sum_w, increasing):
             sum_wy, sum_w, start, top = sum_wy + weight[top] * mean[top], sum_w + weight[top], starts[top], top - 1
         top += 1
         mean[top], weight[top], starts[top] = sum_wy / sum_w, sum_w, start
