@@ -40,8 +40,24 @@ def _openmp_flags():
     return ["-fopenmp"] if ok else []
 
 
+def _accepts(flag: str) -> bool:
+    """Whether the C compiler accepts ``flag`` (compiles an empty program with it)."""
+    compiler = os.environ.get("CC", "cc")
+    if sys.platform == "win32" or shutil.which(compiler.split()[0]) is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "empty.c"
+        src.write_text("int main(void){return 0;}\n")
+        cmd = compiler.split() + [flag, str(src), "-o", str(Path(tmp) / "empty")]
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
 OPENMP = _openmp_flags()
-COMPILE_ARGS = ["-O3"] + OPENMP + (["-O0", "-g"] if DEBUG else [])
+# Kernels are built on the machine that runs them: let the compiler use its vector units
+# (REFEFL_PORTABLE=1 builds for the baseline instruction set). No FMA contraction: the kernels must round
+# exactly like their NumPy twins (PAV block decisions compare rounded sums).
+NATIVE = [] if os.environ.get("REFEFL_PORTABLE") == "1" or not _accepts("-march=native") else ["-march=native"]
+COMPILE_ARGS = ["-O3", "-ffp-contract=off"] + NATIVE + OPENMP + (["-O0", "-g"] if DEBUG else [])
 
 # Recorded for the benchmark stamp (refefl_ext.BUILD_FLAGS); the file is generated, not tracked.
 Path("refefl_ext/_build_info.py").write_text(

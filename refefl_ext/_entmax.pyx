@@ -1,0 +1,153 @@
+"""α-entmax without sorting: twins of ``refefl.projections._entmax.entmax15_rows`` and ``entmax_bisect_rows``.
+
+In the shifted, scaled variable z = (α − 1)(x − max x) the output is y = [z − τ]₊^{1/(α−1)} with τ ∈ [−1, 0)
+(the largest entry alone gives y ≤ 1), so only the candidates z > −1 can be in the support. Per row: the row
+max, a branch-free pass collecting the candidates, a threshold search on them alone, and the output pass.
+
+- α = 1.5: y = [z − τ]₊², z = (x − max x)/2. Newton steps on f(τ) = Σ[z − τ]₊² − 1 (convex, decreasing: from
+  τ = −1 the iterates increase to the root and never pass it) shrink the candidate set; once the root of the
+  quadratic of the current set, τ_S = mean − sqrt(1/|S| − var) (two-pass variance), lies below every candidate, it
+  is the exact threshold (Peters, Niculae, Martins 2019, Alg. 2 gives the same τ from a sort).
+- any α: safeguarded Newton inside the bracket [−1, −n_f^{1−α}] until the bracket is one ulp wide, then the
+  output is divided by its sum (as the NumPy twin does).
+"""
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport isinf, pow, sqrt
+from cython.view cimport array as cvarray
+from libc.stdlib cimport free, malloc
+
+from refefl_ext._rows cimport collect_above, lower_cut, row_max
+
+cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+cdef Py_ssize_t keep_above(double* z, Py_ssize_t k, double tau) noexcept nogil:
+    # z ← [z_j for z_j > tau], in place, branch-free
+    cdef Py_ssize_t j, kept = 0
+    for j in range(k):
+        z[kept] = z[j]
+        kept += z[j] > tau
+    return kept
+
+
+cdef double entmax15_threshold(double* z, Py_ssize_t k) noexcept nogil:
+    # τ with Σ_j [z_j − τ]₊² = 1 for candidates z_j ∈ (−1, 0], max z = 0
+    cdef Py_ssize_t j
+    cdef double tau = -1.0, mean, var, tau_s, f, g, d
+    while True:
+        k = keep_above(z, k, tau)
+        mean = 0.0
+        for j in range(k):
+            mean += z[j]
+        mean /= k
+        var = 0.0
+        f = 0.0
+        g = 0.0
+        for j in range(k):
+            d = z[j] - mean
+            var += d * d
+            d = z[j] - tau
+            f += d * d
+            g += d
+        var /= k
+        tau_s = mean - sqrt(1.0 / k - var if 1.0 / k > var else 0.0)
+        if all_above(z, k, tau_s) or f <= 1.0:
+            return tau_s
+        tau += (f - 1.0) / (2.0 * g)  # Newton step from below
+
+
+cdef bint all_above(const double* z, Py_ssize_t k, double tau) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(k):
+        if z[j] <= tau:
+            return False
+    return True
+
+
+def entmax15_rows(const floating[:, ::1] x, floating[:, ::1] out):
+    """Twin of ``refefl.projections._entmax.entmax15_rows`` (sort-free, see the module docstring)."""
+    cdef Py_ssize_t r, i, k, m = x.shape[0], n = x.shape[1]
+    cdef floating shift, tau, value
+    cdef double* scratch
+    with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
+        scratch = <double*>malloc(n * sizeof(double))
+        for r in prange(m, schedule="static"):
+            shift = row_max(&x[r, 0], n)
+            k = collect_above(&x[r, 0], n, lower_cut(-2.0, shift, shift), shift, 0.5, scratch)
+            tau = <floating>entmax15_threshold(scratch, k)
+            # y = [(x − max x)/2 − τ]₊²
+            for i in range(n):
+                value = (x[r, i] - shift) * <floating>0.5 - tau
+                out[r, i] = value * value if value > 0 else 0
+        free(scratch)
+
+
+cdef void mass_excess(const double* z, Py_ssize_t k, double tau, double power, double* f,
+                      double* fprime) noexcept nogil:
+    # f = Σ_j [z_j − τ]₊^p − 1 and f' = −p Σ_j [z_j − τ]₊^(p−1)
+    cdef Py_ssize_t j
+    cdef double gap, y, total = 0.0, slope = 0.0
+    for j in range(k):
+        gap = z[j] - tau
+        if gap > 0:
+            y = pow(gap, power)
+            total += y
+            slope += y / gap
+    f[0] = total - 1.0
+    fprime[0] = -power * slope
+
+
+cdef int bisect_threshold(double* z, Py_ssize_t k, double power, double lo, double hi, int max_iter,
+                          double* tau_out, double* residual, double* width) noexcept nogil:
+    # safeguarded Newton on the decreasing f over [lo, hi]; returns the iterations used (max_iter + 1: unconverged)
+    cdef int it
+    cdef double tau = lo + (hi - lo) / 2, f = 0.0, fprime = 0.0, newton, mid
+    for it in range(1, max_iter + 1):
+        mass_excess(z, k, tau, power, &f, &fprime)
+        if f > 0:
+            lo = tau
+        else:
+            hi = tau
+        mid = lo + (hi - lo) / 2
+        if f == 0 or mid == lo or mid == hi:
+            tau_out[0], residual[0], width[0] = tau, f, hi - lo
+            return it
+        newton = tau - f / fprime if fprime != 0 else mid
+        tau = newton if lo < newton < hi else mid
+    tau_out[0], residual[0], width[0] = tau, f, hi - lo
+    return max_iter + 1
+
+
+def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] out, int max_iter):
+    """Twin of ``refefl.projections._entmax.entmax_bisect_rows``: returns
+    (iterations, max |f| before normalization, widest final bracket, converged)."""
+    cdef Py_ssize_t r, i, k, n_finite, m = x.shape[0], n = x.shape[1]
+    cdef double power = 1.0 / (alpha - 1.0), shift, tau, value, total
+    cdef double* scratch
+    cdef int[::1] iterations = cvarray((max(m, 1),), sizeof(int), "i")
+    cdef double[::1] residual = cvarray((max(m, 1),), sizeof(double), "d")
+    cdef double[::1] width = cvarray((max(m, 1),), sizeof(double), "d")
+    with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
+        scratch = <double*>malloc(n * sizeof(double))
+        for r in prange(m, schedule="static"):
+            shift = row_max(&x[r, 0], n)
+            n_finite = 0
+            for i in range(n):
+                n_finite = n_finite + (not isinf(x[r, i]))
+            k = collect_above(&x[r, 0], n, lower_cut(-power, shift, x[r, 0]), shift, alpha - 1.0, scratch)
+            tau = 0.0
+            iterations[r] = bisect_threshold(scratch, k, power, -1.0, -pow(<double>n_finite, 1.0 - alpha),
+                                             max_iter, &tau, &residual[r], &width[r])
+            # y = [z − τ]₊^p / Σ_j [z_j − τ]₊^p
+            total = 0.0
+            for i in range(n):
+                value = (alpha - 1.0) * (x[r, i] - shift) - tau
+                value = pow(value, power) if value > 0 else 0.0
+                out[r, i] = <floating>value
+                total = total + value
+            for i in range(n):
+                out[r, i] = <floating>(out[r, i] / total)
+        free(scratch)
+    most = max(iterations)
+    return min(most, max_iter), max(abs(v) for v in residual), max(width), most <= max_iter

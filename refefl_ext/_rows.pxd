@@ -1,0 +1,54 @@
+# Row helpers shared by the kernels (inline, nogil): the row max and a dtype-level lower cut.
+from cython cimport floating
+from libc.math cimport INFINITY, fabs
+
+
+cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
+    # max_j x_j with four independent accumulators (a single running max is latency-bound); exact in any dtype
+    cdef floating m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        m0 = x[i] if x[i] > m0 else m0
+        m1 = x[i + 1] if x[i + 1] > m1 else m1
+        m2 = x[i + 2] if x[i + 2] > m2 else m2
+        m3 = x[i + 3] if x[i + 3] > m3 else m3
+        i += 4
+    while i < n:
+        m0 = x[i] if x[i] > m0 else m0
+        i += 1
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    return m2 if m2 > m0 else m0
+
+
+cdef inline floating lower_cut(double level, double shift, floating dtype_tag) noexcept nogil:
+    # a value of the row's dtype below level + shift by more than the rounding of either dtype, so that
+    # `x <= cut` implies `x − shift <= level`: a test in the row's dtype that discards most of a row
+    cdef double c = level + shift
+    if floating is float:
+        return <float>(c - fabs(c) * 2.0 ** -21 - 1e-30)
+    else:
+        return c - fabs(c) * 2.0 ** -49 - 1e-300
+
+
+cdef enum:
+    CHUNK = 64  # rows are scanned for candidates in chunks of this many entries
+
+
+cdef inline Py_ssize_t collect_above(const floating* x, Py_ssize_t n, floating cut, double shift, double scale,
+                                     double* z) noexcept nogil:
+    # z = [scale·(x_i − shift) for x_i > cut]; chunks with no such x_i are skipped by a vectorizable test, the
+    # others are compacted branch-free (every x_i is stored, only the kept ones advance k)
+    cdef Py_ssize_t start = 0, stop, i, k = 0
+    cdef int hit
+    while start < n:
+        stop = start + CHUNK if start + CHUNK < n else n
+        hit = 0
+        for i in range(start, stop):
+            hit |= x[i] > cut
+        if hit:
+            for i in range(start, stop):
+                z[k] = scale * (x[i] - shift)
+                k += x[i] > cut
+        start = stop
+    return k
