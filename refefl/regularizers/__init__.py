@@ -2,9 +2,27 @@
 from __future__ import annotations
 
 from refefl.regularizers._base import Regularizer
+from refefl.regularizers._simplex import Shannon, SquaredSimplex, Tsallis
+from refefl.regularizers._box import BinaryEntropy, BoxSquared
+from refefl.regularizers._capped_simplex import CappedEntropy, CappedSquared
+from refefl.regularizers._permutahedron import PermEntropy, PermSquared
 
-# name -> class; each module below registers its regularizers here.
+# name -> class. To add regularizers: import their classes above and add one `_register(...)` line below.
 REGULARIZERS: dict[str, type[Regularizer]] = {}
+
+
+def _register(*classes: type[Regularizer]) -> None:
+    """Add ``classes`` to REGULARIZERS under their ``name``; an empty or duplicate name is a programming error."""
+    for cls in classes:
+        if not cls.name or cls.name in REGULARIZERS:
+            raise RuntimeError(f"{cls.__name__}.name = {cls.name!r} is empty or already registered")
+        REGULARIZERS[cls.name] = cls
+
+
+_register(Shannon, SquaredSimplex, Tsallis)
+_register(BinaryEntropy, BoxSquared)
+_register(CappedSquared, CappedEntropy)
+_register(PermSquared, PermEntropy)
 
 
 def regularizer(name: str, **params) -> Regularizer:
@@ -20,4 +38,6 @@ def regularizer(name: str, **params) -> Regularizer:
     return cls(**params)
 
 
-__all__ = ["Regularizer", "REGULARIZERS", "regularizer"]
+__all__ = ["Regularizer", "REGULARIZERS", "regularizer", "Shannon", "SquaredSimplex", "Tsallis",
+           "BinaryEntropy", "BoxSquared", "CappedSquared", "CappedEntropy",
+           "PermSquared", "PermEntropy"]

@@ -1,0 +1,178 @@
+r"""Maps onto the probability simplex: softmax, the Euclidean projection (sparsemax), and their shared plumbing.
+
+:func:`projection_simplex_rows` is a NumPy *row kernel* (C-contiguous 2-D input, preallocated output, no
+validation), so that a compiled twin can later replace it one for one; :func:`projection_simplex` and
+:func:`sparsemax` validate their input and call it. Every map here works on the shifted scores
+:math:`z = \theta - \max_j \theta_j`, which leaves it unchanged but keeps |θ| up to 1e300 (float64) or 1e8
+(float32) finite and exact, and accepts ``-inf`` scores (impossible coordinates, mapped to exactly 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from refefl._validation import as_float_array, as_rows, check_axis, check_positive, check_scores, from_rows
+
+
+def validated_rows(theta, name: str, axis: int) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Check scores (float array, no NaN/+inf, no all -inf row along ``axis``) and return them as C rows.
+
+    Returns ``(rows, moved_shape, axis)`` as :func:`refefl._validation.as_rows` does, ``axis`` normalized.
+    """
+    theta = as_float_array(theta, name)
+    axis = check_axis(theta, axis, name)
+    rows, moved_shape = as_rows(theta, axis)
+    check_scores(rows, name)
+    return rows, moved_shape, axis
+
+
+def shifted_rows(x: np.ndarray, scale: float, floor: float) -> np.ndarray:
+    r"""Return :math:`\max(s\,(x - \max_j x_j), f)` row-wise in float64 (s = ``scale``, f = ``floor``).
+
+    The maximum of each row maps to 0. Clipping at ``floor`` turns ``-inf`` (and scores too low to matter)
+    into a finite value, so the kernels never form ``inf - inf``; callers choose ``floor`` strictly below the
+    lowest value their threshold can take, which makes the clipped coordinates exactly 0 in the output.
+    """
+    z = x.astype(np.float64)
+    with np.errstate(over="ignore"):  # a gap beyond 1.8e308 overflows to -inf, then is clipped
+        z -= z.max(axis=1, keepdims=True)
+        z *= scale
+    return np.maximum(z, floor, out=z)
+
+
+def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray) -> None:
+    r"""Euclidean projection of each row of ``x`` onto :math:`\{y \ge 0, \sum_i y_i = r\}` (row kernel).
+
+    With z = x − max(x) sorted decreasingly, :math:`z_{(1)} \ge \dots \ge z_{(n)}`, the support size is
+    :math:`k^* = |\{k : k z_{(k)} > \sum_{j \le k} z_{(j)} - r\}|`, the threshold is
+    :math:`\tau = (\sum_{j \le k^*} z_{(j)} - r) / k^*` (the partial sum *at* :math:`k^*`) and
+    :math:`y = [z - \tau]_+`. Tied scores enter or leave the support together.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous; finite or ``-inf``, no row all ``-inf``
+    radius : float
+        r > 0.
+    out : ndarray of shape (n_rows, n), dtype of ``x``; receives y.
+
+    Sorting, partial sums and τ are computed in float64 whatever the dtype of ``x`` (the shift is then exact for
+    float32 scores), and y is rounded once to the dtype of ``out``. Scores below max(x) − 2r are clipped there
+    first: τ ≥ −r, so they get 0 either way. O(n log n) per row.
+    """
+    z = shifted_rows(x, 1.0, -2.0 * radius)
+    z_sorted = np.sort(z, axis=1)[:, ::-1]
+    partial = np.cumsum(z_sorted, axis=1)
+    ranks = np.arange(1, z.shape[1] + 1)
+    support_size = np.count_nonzero(ranks * z_sorted > partial - radius, axis=1)
+    tau = (partial[np.arange(z.shape[0]), support_size - 1] - radius) / support_size
+    out[...] = np.maximum(z - tau[:, None], 0.0)
+
+
+def softmax(theta, *, axis: int = -1) -> np.ndarray:
+    r"""Softmax along ``axis``: the regularized prediction of the Shannon negentropy.
+
+    .. math::
+
+        \operatorname{softmax}(\theta)_i = \frac{e^{\theta_i}}{\sum_j e^{\theta_j}}
+        = \operatorname*{argmax}_{y \in \Delta^n} \langle y, \theta\rangle - \sum_j y_j \log y_j
+        = \nabla \operatorname{logsumexp}(\theta).
+
+    Computed as :math:`e^{z}/\sum_j e^{z_j}` with :math:`z = \theta - \max_j \theta_j`.
+
+    Parameters
+    ----------
+    theta : array_like of shape (..., n, ...)
+        Scores, finite or ``-inf`` (then the output is exactly 0 there and the other entries equal the softmax of
+        the finite ones, up to the rounding of the normalizing sum). NaN, +inf or a slice of only ``-inf`` along
+        ``axis`` raise ``ValueError``. float32 is kept, integers become float64.
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray of the shape and dtype of ``theta``
+        Non-negative, summing to 1 along ``axis``.
+
+    References
+    ----------
+    Bridle (1990), "Probabilistic interpretation of feedforward classification network outputs"; Blondel, Martins,
+    Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21 (softmax as the regularized prediction of the
+    Shannon negentropy).
+    """
+    rows, moved_shape, axis = validated_rows(theta, "theta", axis)
+    exp = np.exp(rows - rows.max(axis=1, keepdims=True))
+    exp /= exp.sum(axis=1, keepdims=True)
+    return from_rows(exp, moved_shape, axis)
+
+
+def projection_simplex(x, radius: float = 1.0, *, axis: int = -1) -> np.ndarray:
+    r"""Euclidean projection onto the simplex of radius r, along ``axis``.
+
+    .. math::
+
+        \Pi(x) = \operatorname*{argmin}_{y \ge 0,\ \sum_i y_i = r} \|y - x\|_2^2 = [x - \tau]_+,
+        \qquad \tau \text{ such that } \textstyle\sum_i [x_i - \tau]_+ = r.
+
+    τ is found exactly by sorting (see :func:`projection_simplex_rows`), in O(n log n) per slice, in float64.
+
+    Parameters
+    ----------
+    x : array_like of shape (..., n, ...)
+        Finite or ``-inf`` (then the output is exactly 0 there and the other entries equal the projection of the
+        finite ones). NaN, +inf or a slice of only ``-inf`` raise ``ValueError``. float32 is kept (computed in
+        float64, rounded once), integers become float64.
+    radius : float, default 1.0
+        r, a finite positive number (``ValueError`` otherwise, ``TypeError`` if not a real number).
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray of the shape and dtype of ``x``
+        Non-negative, summing to r along ``axis``. Invariant to adding a constant to x; equals
+        r · projection_simplex(x / r).
+
+    References
+    ----------
+    Held, Wolfe, Crowder (1974), "Validation of subgradient optimization", Math. Programming 6; Duchi,
+    Shalev-Shwartz, Singer, Chandra (2008), "Efficient projections onto the l1-ball for learning in high
+    dimensions", ICML, §3 (the sort-based algorithm); Condat (2016), "Fast projection onto the simplex and the
+    l1 ball", Math. Programming 158 (a survey of the algorithms).
+    """
+    return _projection(x, check_positive(radius, "radius"), "x", axis)
+
+
+def sparsemax(theta, *, axis: int = -1) -> np.ndarray:
+    r"""Sparsemax along ``axis``: the Euclidean projection of the scores onto the probability simplex.
+
+    .. math::
+
+        \operatorname{sparsemax}(\theta) = \operatorname*{argmin}_{y \in \Delta^n} \|y - \theta\|_2^2
+        = \operatorname*{argmax}_{y \in \Delta^n} \langle y, \theta\rangle - \tfrac12\|y\|_2^2
+        = [\theta - \tau]_+,
+
+    with :math:`\tau = (\sum_{j \le k^*} \theta_{(j)} - 1)/k^*` and :math:`k^*` the support size
+    (:func:`projection_simplex` with r = 1). Same edge-case semantics: ``-inf`` scores give exactly 0 and leave
+    the rest equal to the sparsemax of the finite scores; shift-invariant, so |θ| up to 1e300 (float64) and 1e8
+    (float32) is fine, e.g. float32 ``[1.36762051e8, 1.59594639e8]`` maps to ``[0, 1]``.
+
+    Parameters
+    ----------
+    theta : array_like of shape (..., n, ...)
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray of the shape and dtype of ``theta``
+
+    References
+    ----------
+    Martins, Astudillo (2016), "From Softmax to Sparsemax: A Sparse Model of Attention and Multi-Label
+    Classification", ICML, §2 (definition, closed form of τ, sort-based evaluation; equation numbers not
+    checked here).
+    """
+    return _projection(theta, 1.0, "theta", axis)
+
+
+def _projection(x, radius: float, name: str, axis: int) -> np.ndarray:
+    rows, moved_shape, axis = validated_rows(x, name, axis)
+    out = np.empty_like(rows)
+    projection_simplex_rows(rows, radius, out)
+    return from_rows(out, moved_shape, axis)
