@@ -8,12 +8,13 @@ max, a branch-free pass collecting the candidates, a threshold search on them al
   τ = −1 the iterates increase to the root and never pass it) shrink the candidate set; once the root of the
   quadratic of the current set, τ_S = mean − sqrt(1/|S| − var) (two-pass variance), lies below every candidate, it
   is the exact threshold (Peters, Niculae, Martins 2019, Alg. 2 gives the same τ from a sort).
-- any α: safeguarded Newton inside the bracket [−1, −n_f^{1−α}] until the bracket is one ulp wide, then the
-  output is divided by its sum (as the NumPy twin does).
+- any α: safeguarded Newton inside the bracket [−1, −n_f^{1−α}] until the bracket is one ulp wide (when Newton
+  stalls at τ, the next float toward the far end closes it), then the output is divided by its sum (as the NumPy
+  twin does, with the same root finder).
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport isinf, pow, sqrt
+from libc.math cimport isinf, nextafter, pow, sqrt
 from cython.view cimport array as cvarray
 from libc.stdlib cimport free, malloc
 
@@ -114,6 +115,8 @@ cdef int bisect_threshold(double* z, Py_ssize_t k, double power, double lo, doub
             tau_out[0], residual[0], width[0] = tau, f, hi - lo
             return it
         newton = tau - f / fprime if fprime != 0 else mid
+        if newton == tau:  # Newton has converged to within an ulp: try the neighbour toward the far end
+            newton = nextafter(tau, hi if f > 0 else lo)
         tau = newton if lo < newton < hi else mid
     tau_out[0], residual[0], width[0] = tau, f, hi - lo
     return max_iter + 1

@@ -7,7 +7,11 @@ the arrays to compare. Inputs cover random rows, ties, −inf (where the kernel 
 """
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
+import refefl
 from refefl import _backend
 from refefl.testing import default_tolerance
 
@@ -78,3 +82,30 @@ def test_kernel_equals_numpy_twin(name, dtype):
         for got, want in zip(outputs(args_ext, result_ext), outputs(args_numpy, result_numpy)):
             scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=1.0))
             np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale, err_msg=f"{name}, {label}")
+
+
+# Public functions with a backend switch, called on awkward layouts: both backends must agree.
+PUBLIC = {
+    "sparsemax": lambda x, b: refefl.sparsemax(x, axis=1, backend=b),
+    "projection_simplex r=3": lambda x, b: refefl.projection_simplex(x, 3.0, axis=1, backend=b),
+    "entmax 1.5": lambda x, b: refefl.entmax(x, 1.5, axis=1, backend=b),
+    "entmax 1.25 bisect": lambda x, b: refefl.entmax(x, 1.25, axis=1, backend=b),
+    "entmax 3 bisect": lambda x, b: refefl.entmax(x, 3.0, axis=1, backend=b),
+    "isotonic": lambda x, b: refefl.isotonic_regression(x, axis=1, backend=b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(data=st.data())
+def test_public_backends_agree_on_strided_readonly_fortran_input(name, dtype, data):
+    func = PUBLIC[name]
+    x = data.draw(hnp.arrays(dtype, (3, 9, 4), elements=st.floats(-50, 50, width=np.dtype(dtype).itemsize * 8)))
+    x = np.asfortranarray(x)[:, ::2]  # non-contiguous, Fortran-ordered
+    x.setflags(write=False)
+    before = x.copy()
+    got, want = func(x, "ext"), func(x, "numpy")
+    np.testing.assert_array_equal(x, before)
+    assert got.dtype == want.dtype == dtype
+    rtol, atol = default_tolerance(dtype)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * max(1.0, float(np.abs(want).max())))

@@ -78,6 +78,6 @@ def softmax_floor() -> Implementation:
 
 
 def all_suites() -> list[Suite]:
-    from benchmarks.suites import isotonic
+    from benchmarks.suites import isotonic, simplex
 
-    return [isotonic.SUITE]
+    return [simplex.SPARSEMAX, simplex.ENTMAX15, simplex.ENTMAX_BISECT, isotonic.SUITE]

@@ -13,8 +13,9 @@ import numbers
 
 import numpy as np
 
+from refefl import _backend
 from refefl._validation import check_positive_int, from_rows
-from refefl.projections._root_finding import RootInfo, find_root_decreasing
+from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
 from refefl.projections._simplex import projection_simplex_rows, shifted_rows, validated_rows
 
 METHODS = ("auto", "sort", "bisect")
@@ -34,6 +35,7 @@ def check_alpha(alpha) -> float:
     return alpha
 
 
+@_backend.numpy_twin
 def entmax15_rows(x: np.ndarray, out: np.ndarray) -> None:
     r"""1.5-entmax of each row of ``x``, exact and sort-based (row kernel).
 
@@ -70,7 +72,8 @@ def _entmax15_threshold(z_sorted: np.ndarray, support_size: np.ndarray) -> np.nd
     return mean - np.sqrt(np.maximum(1.0 / support_size - variance, 0.0))
 
 
-def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: int) -> RootInfo:
+@_backend.numpy_twin
+def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: int) -> tuple:
     r"""α-entmax of each row of ``x`` by a safeguarded Newton/bisection search of the threshold (row kernel).
 
     Solves :math:`f(\tau) = \sum_i [z_i - \tau]_+^{1/(\alpha-1)} - 1 = 0` (decreasing in τ) with
@@ -92,9 +95,9 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: i
 
     Returns
     -------
-    RootInfo
-        Iterations, the largest final |f| (mass error before the division), the widest final bracket, and
-        whether all rows converged.
+    tuple
+        The fields of :class:`~refefl.projections._root_finding.RootInfo`: iterations, the largest final |f|
+        (mass error before the division), the widest final bracket, and whether all rows converged.
     """
     z = shifted_rows(x, alpha - 1.0, _FLOOR)
     power = 1.0 / (alpha - 1.0)
@@ -108,10 +111,10 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: i
         slope = np.divide(y, gap, out=np.zeros_like(gap), where=gap > 0)  # gap^(power - 1) on the support
         return y.sum(axis=1) - 1.0, -power * slope.sum(axis=1)
 
-    tau, info = find_root_decreasing(mass_excess, lo, hi, max_iter=max_iter)
+    tau, info = find_root_decreasing(mass_excess, lo, hi, max_iter=max_iter, warn=False)
     y = np.maximum(z - tau[:, None], 0.0) ** power
     out[...] = y / y.sum(axis=1, keepdims=True)
-    return info
+    return tuple(info)
 
 
 def entmax(
@@ -122,6 +125,7 @@ def entmax(
     method: str = "auto",
     max_iter: int = 200,
     return_info: bool = False,
+    backend: str = "auto",
 ):
     r"""α-entmax along ``axis``: the regularized prediction of the Tsallis α-negentropy, α > 1.
 
@@ -154,6 +158,9 @@ def entmax(
         Also return the search report: a :class:`~refefl.projections._root_finding.RootInfo` for "bisect"
         (iterations, largest final mass error |Σy − 1| before the final normalization, widest final bracket on
         τ, converged), ``None`` for the exact "sort" method.
+    backend : {"auto", "numpy", "ext"}
+        "numpy" sorts (exact methods) or bisects in NumPy; "ext" runs the compiled sort-free twins
+        (``refefl_ext``), which agree with NumPy to rounding; "auto" picks "ext" when it is built.
 
     Returns
     -------
@@ -174,11 +181,12 @@ def entmax(
     out = np.empty_like(rows)
     info = None
     if method == "bisect":
-        info = entmax_bisect_rows(rows, alpha, out, max_iter)
+        info = RootInfo(*_backend.select(entmax_bisect_rows, backend)(rows, alpha, out, max_iter))
+        warn_if_unconverged(info, "entmax threshold search")
     elif alpha == 2.0:
-        projection_simplex_rows(rows, 1.0, out)
+        _backend.select(projection_simplex_rows, backend)(rows, 1.0, out)
     else:
-        entmax15_rows(rows, out)
+        _backend.select(entmax15_rows, backend)(rows, out)
     y = from_rows(out, moved_shape, axis)
     return (y, info) if return_info else y
 

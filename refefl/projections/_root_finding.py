@@ -7,15 +7,16 @@ shrink in floating point (machine precision) or ``f`` vanishes exactly.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class RootInfo:
-    """Report of :func:`find_root_decreasing`: iterations run, the largest final |f|, bracket width, success."""
+class RootInfo(NamedTuple):
+    """Report of a root finder: iterations run, the largest final |f|, the widest final bracket, success.
+
+    A plain tuple in this order is what compiled kernels return; ``RootInfo(*result)`` names its fields.
+    """
 
     iterations: int
     max_abs_residual: float
@@ -27,19 +28,33 @@ class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at its iteration budget before meeting its tolerance."""
 
 
+def warn_if_unconverged(info: RootInfo, what: str, *, stacklevel: int = 3) -> None:
+    """Raise a :class:`ConvergenceWarning` naming ``what`` when ``info.converged`` is False."""
+    if not info.converged:
+        warnings.warn(
+            f"{what}: stopped after {info.iterations} iterations with brackets up to "
+            f"{info.max_bracket_width:.3g} wide (largest |f| {info.max_abs_residual:.3g}); raise max_iter",
+            ConvergenceWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def find_root_decreasing(
     func: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     lo: np.ndarray,
     hi: np.ndarray,
     *,
     max_iter: int = 200,
+    warn: bool = True,
 ) -> tuple[np.ndarray, RootInfo]:
     r"""Solve :math:`f_r(\tau_r) = 0` for every row r, with each :math:`f_r` continuous and decreasing.
 
     Requires :math:`f_r(lo_r) \ge 0 \ge f_r(hi_r)`. Each step tries the Newton point
     :math:`\tau - f(\tau)/f'(\tau)` and falls back to the midpoint when it leaves the bracket, so the bracket
-    shrinks at least as fast as bisection. Stops when, for every row, f is exactly zero or the bracket's
-    midpoint equals one of its ends (the bracket is one ulp wide).
+    shrinks at least as fast as bisection. When the Newton step no longer moves τ (the root is within an ulp),
+    the neighbouring float on the far side is tried instead, which closes the bracket at once rather than
+    bisecting its far end down. Stops when, for every row, f is exactly zero or the bracket's midpoint equals one
+    of its ends (the bracket is one ulp wide).
 
     Parameters
     ----------
@@ -49,7 +64,10 @@ def find_root_decreasing(
     lo, hi : ndarray of shape (n_rows,)
         Brackets, float32 or float64 (the result has their dtype).
     max_iter : int, default 200
-        Budget; a :class:`ConvergenceWarning` is raised if it is exhausted.
+        Budget.
+    warn : bool, default True
+        Raise a :class:`ConvergenceWarning` if the budget runs out (callers that report ``info`` themselves pass
+        False).
 
     Returns
     -------
@@ -63,28 +81,32 @@ def find_root_decreasing(
     iterations = 0
     while active.any() and iterations < max_iter:
         iterations += 1
-        f_act, fprime = func(tau[active], active)
-        f[active] = f_act
         idx = np.flatnonzero(active)
+        f_act, fprime = func(tau[idx], active)
+        f[idx] = f_act
         positive = f_act > 0
         lo[idx[positive]] = tau[idx[positive]]
         hi[idx[~positive]] = tau[idx[~positive]]
         done = (f_act == 0) | ~_can_shrink(lo[idx], hi[idx])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = tau[idx] - f_act / fprime
-        mid = lo[idx] + (hi[idx] - lo[idx]) / 2
-        inside = (newton > lo[idx]) & (newton < hi[idx])
-        tau[idx] = np.where(done, tau[idx], np.where(inside, newton, mid))
+        tau[idx] = np.where(done, tau[idx], _next_point(tau[idx], f_act, fprime, lo[idx], hi[idx]))
         active[idx[done]] = False
     width = float(np.max(hi - lo)) if hi.size else 0.0
     info = RootInfo(iterations, float(np.max(np.abs(f))) if f.size else 0.0, width, not active.any())
-    if not info.converged:
-        warnings.warn(
-            f"root finding stopped after {iterations} iterations with brackets up to {width:.3g} wide",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    if warn:
+        warn_if_unconverged(info, "root finding")
     return tau, info
+
+
+def _next_point(tau, f, fprime, lo, hi):
+    """Newton point if strictly inside the bracket; the next float toward the far end if Newton stalls at τ;
+    else the midpoint."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        newton = tau - f / fprime
+    far_end = np.where(f > 0, hi, lo)
+    stalled = newton == tau
+    newton = np.where(stalled, np.nextafter(tau, far_end), newton)
+    inside = (newton > lo) & (newton < hi)
+    return np.where(inside, newton, lo + (hi - lo) / 2)
 
 
 def _can_shrink(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
