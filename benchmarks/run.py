@@ -57,17 +57,17 @@ def _measure(suite: Suite, case: Case, dtype, repeats: int, rng, *, check: bool 
 
 
 def _evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
+    times = {(r["case"], r["dtype"], r["implementation"]): r["median_s"] for r in rows}
     out = []
     for target in suite.targets:
         labels = None if target.cases is None else {c.label for c in target.cases}
-        for case, dtype in dict.fromkeys((r["case"], r["dtype"]) for r in rows):
-            if labels is not None and case not in labels:
-                continue
-            times = {r["implementation"]: r["median_s"] for r in rows if r["case"] == case and r["dtype"] == dtype}
-            if target.numerator in times and target.denominator in times:
-                ratio = times[target.numerator] / times[target.denominator]
+        for case in dict.fromkeys(r["case"] for r in rows):
+            num = times.get((case, target.numerator_dtype, target.numerator))
+            den = times.get((case, target.denominator_dtype, target.denominator))
+            if (labels is None or case in labels) and num is not None and den is not None:
+                dtype = target.numerator_dtype if target.numerator_dtype == target.denominator_dtype else "both"
                 out.append({"suite": suite.name, "target": target.describe(), "case": case, "dtype": dtype,
-                            "ratio": ratio, "met": ratio <= target.bound})
+                            "ratio": num / den, "met": num / den <= target.bound})
     return out
 
 

@@ -18,9 +18,8 @@ from libc.math cimport isinf, nextafter, pow, sqrt
 from cython.view cimport array as cvarray
 from libc.stdlib cimport free, malloc
 
-from refefl_ext._rows cimport collect_above, lower_cut, row_max
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, collect_above, lower_cut, row_max
 
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
 cdef Py_ssize_t keep_above(double* z, Py_ssize_t k, double tau) noexcept nogil:

@@ -8,8 +8,8 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport exp, fabs, log1p
 from libc.stdlib cimport free, malloc
 
-# Rows go to OpenMP threads only when a batch has this many elements in all (smaller batches stay serial).
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS
+
 
 
 cdef inline bint _in_order(double prev, double cur, bint increasing) noexcept nogil:

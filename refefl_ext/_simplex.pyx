@@ -11,9 +11,8 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 
-from refefl_ext._rows cimport collect_above, lower_cut, row_max
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, collect_above, lower_cut, row_max
 
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
 cdef double michelot_threshold(double* z, Py_ssize_t k, double radius) noexcept nogil:

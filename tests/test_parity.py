@@ -52,7 +52,7 @@ def _inputs(dtype):
     rows = {
         "random": rng.normal(size=(7, 11)),
         "long row": rng.normal(size=(1, 3000)),
-        "many rows": rng.normal(size=(600, 60)),  # large enough to run the rows on threads
+        "many rows": rng.normal(size=(4500, 60)),  # over PARALLEL_MIN_ELEMENTS: the rows run on threads
         "ties": np.round(rng.normal(size=(6, 12))),
         "huge": rng.normal(size=(5, 9)) * big,
         "one column": rng.normal(size=(4, 1)),

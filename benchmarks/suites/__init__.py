@@ -40,15 +40,28 @@ class Implementation:
 
 @dataclass(frozen=True)
 class Target:
-    """``median(numerator) / median(denominator) <= bound`` on the listed cases (all cases if ``cases`` is None)."""
+    """``median(numerator) / median(denominator) <= bound`` on every case (or only ``cases``).
+
+    Both medians are taken in the same case; by default both in float64 (the issue's targets are float64),
+    ``numerator_dtype`` allows the "float32 no slower than float64" check.
+    """
 
     numerator: str
     denominator: str
     bound: float
     cases: tuple[Case, ...] | None = None
+    numerator_dtype: str = "float64"
+    denominator_dtype: str = "float64"
 
     def describe(self) -> str:
-        return f"{self.numerator} / {self.denominator} ≤ {self.bound:g}"
+        num = self.numerator + ("" if self.numerator_dtype == self.denominator_dtype else f" [{self.numerator_dtype}]")
+        den = self.denominator + ("" if self.numerator_dtype == self.denominator_dtype else f" [{self.denominator_dtype}]")
+        return f"{num} / {den} ≤ {self.bound:g}"
+
+
+def float32_no_slower(implementation: str = "refefl ext") -> Target:
+    """The float32 run of ``implementation`` takes at most the time of its float64 run on the same case."""
+    return Target(implementation, implementation, 1.0, numerator_dtype="float32")
 
 
 @dataclass(frozen=True)

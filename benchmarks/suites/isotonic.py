@@ -3,7 +3,7 @@ import numpy as np
 
 import refefl
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, Target, softmax_floor
+from benchmarks.suites import Case, Implementation, Suite, Target, float32_no_slower, softmax_floor
 
 CASES = tuple(Case((n,), kind) for n in (10**5, 10**6) for kind in ("random", "single block"))
 
@@ -34,6 +34,6 @@ SUITE = Suite(
     reference=lambda y: refefl.isotonic_regression(y, backend="numpy"),
     implementations=implementations,
     floor=softmax_floor(),
-    targets=(Target("refefl ext", "scipy isotonic_regression", 0.8),),
+    targets=(Target("refefl ext", "scipy isotonic_regression", 0.8), float32_no_slower()),
     scaling=tuple(Case((n,)) for n in (10**3, 10**4, 10**5, 10**6)),
 )
