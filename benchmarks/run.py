@@ -68,6 +68,12 @@ def _evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
                 dtype = target.numerator_dtype if target.numerator_dtype == target.denominator_dtype else "both"
                 out.append({"suite": suite.name, "target": target.describe(), "case": case, "dtype": dtype,
                             "ratio": num / den, "met": num / den <= target.bound})
+    if suite.memory_budget is not None:
+        for r in rows:
+            if r["implementation"] == "refefl ext":
+                ratio = r["peak_bytes"] / r["input_bytes"]
+                out.append({"suite": suite.name, "target": f"peak memory of refefl ext / input ≤ {suite.memory_budget:g}",
+                            "case": r["case"], "dtype": r["dtype"], "ratio": ratio, "met": ratio <= suite.memory_budget})
     return out
 
 

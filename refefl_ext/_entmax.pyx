@@ -16,9 +16,9 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport isinf, nextafter, pow, sqrt
 from cython.view cimport array as cvarray
-from libc.stdlib cimport free, malloc
-
-from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, collect_above, lower_cut, row_max
+from refefl_ext._rows cimport (
+    PARALLEL_MIN_ELEMENTS, Scratch, collect_above, lower_cut, row_max, scratch_release,
+)
 
 
 
@@ -69,18 +69,25 @@ def entmax15_rows(const floating[:, ::1] x, floating[:, ::1] out):
     """Twin of ``refefl.projections._entmax.entmax15_rows`` (sort-free, see the module docstring)."""
     cdef Py_ssize_t r, i, k, m = x.shape[0], n = x.shape[1]
     cdef floating shift, tau, value
-    cdef double* scratch
+    cdef Scratch scratch
+    cdef int failed = 0
+    cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        scratch = <double*>malloc(n * sizeof(double))
+        scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
             shift = row_max(&x[r, 0], n)
-            k = collect_above(&x[r, 0], n, lower_cut(-2.0, shift, shift), shift, 0.5, scratch)
-            tau = <floating>entmax15_threshold(scratch, k)
+            k = collect_above(&x[r, 0], n, lower_cut(-2.0, shift, shift), shift, 0.5, &scratch)
+            if k < 0:
+                failed_rows[0] = 1
+                continue
+            tau = <floating>entmax15_threshold(scratch.data, k)
             # y = [(x − max x)/2 − τ]₊²
             for i in range(n):
                 value = (x[r, i] - shift) * <floating>0.5 - tau
                 out[r, i] = value * value if value > 0 else 0
-        free(scratch)
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("entmax15_rows: no memory for the candidate buffer")
 
 
 cdef void mass_excess(const double* z, Py_ssize_t k, double tau, double power, double* f,
@@ -126,20 +133,25 @@ def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] 
     (iterations, max |f| before normalization, widest final bracket, converged)."""
     cdef Py_ssize_t r, i, k, n_finite, m = x.shape[0], n = x.shape[1]
     cdef double power = 1.0 / (alpha - 1.0), shift, tau, value, total
-    cdef double* scratch
+    cdef Scratch scratch
+    cdef int failed = 0
+    cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     cdef int[::1] iterations = cvarray((max(m, 1),), sizeof(int), "i")
     cdef double[::1] residual = cvarray((max(m, 1),), sizeof(double), "d")
     cdef double[::1] width = cvarray((max(m, 1),), sizeof(double), "d")
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        scratch = <double*>malloc(n * sizeof(double))
+        scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
             shift = row_max(&x[r, 0], n)
             n_finite = 0
             for i in range(n):
                 n_finite = n_finite + (not isinf(x[r, i]))
-            k = collect_above(&x[r, 0], n, lower_cut(-power, shift, x[r, 0]), shift, alpha - 1.0, scratch)
+            k = collect_above(&x[r, 0], n, lower_cut(-power, shift, x[r, 0]), shift, alpha - 1.0, &scratch)
+            if k < 0:
+                failed_rows[0] = 1
+                continue
             tau = 0.0
-            iterations[r] = bisect_threshold(scratch, k, power, -1.0, -pow(<double>n_finite, 1.0 - alpha),
+            iterations[r] = bisect_threshold(scratch.data, k, power, -1.0, -pow(<double>n_finite, 1.0 - alpha),
                                              max_iter, &tau, &residual[r], &width[r])
             # y = [z − τ]₊^p / Σ_j [z_j − τ]₊^p
             total = 0.0
@@ -150,6 +162,8 @@ def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] 
                 total = total + value
             for i in range(n):
                 out[r, i] = <floating>(out[r, i] / total)
-        free(scratch)
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("entmax_bisect_rows: no memory for the candidate buffer")
     most = max(iterations)
     return min(most, max_iter), max(abs(v) for v in residual), max(width), most <= max_iter

@@ -6,9 +6,8 @@ cannot overflow. Block statistics are accumulated in float64 for float32 data as
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp, fabs, log1p
-from libc.stdlib cimport free, malloc
 
-from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, Scratch, scratch_release, scratch_reserve
 
 
 
@@ -101,28 +100,44 @@ def isotonic_l2(const floating[:, ::1] y, const floating[:, ::1] weights, floati
     """Twin of ``refefl.projections._isotonic.isotonic_l2`` (weighted Euclidean PAV, row by row)."""
     cdef Py_ssize_t r, m = y.shape[0], n = y.shape[1]
     cdef bint weighted = weights.shape[1] > 0
-    cdef double* scratch
+    cdef Scratch scratch
     cdef double* mean
+    cdef int failed = 0
+    cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         # float64 rows keep the block means inside `out` (expanded last block first); float32 rows need scratch
-        scratch = <double*>malloc(((n if floating is float else 0) + (n if weighted else 0) + 1) * sizeof(double))
+        scratch = Scratch(NULL, 0)
+        if not scratch_reserve(&scratch, (n if floating is float else 0) + (n if weighted else 0) + 1):
+            failed_rows[0] = 1
         for r in prange(m, schedule="static"):
-            mean = <double*>&out[r, 0] if floating is double else scratch
+            if failed_rows[0]:
+                continue
+            mean = <double*>&out[r, 0] if floating is double else scratch.data
             n_blocks[r] = _pav_l2_row(&y[r, 0], &weights[r, 0] if weighted else NULL, n, increasing,
-                                      mean, scratch + (n if floating is float else 0), &starts[r, 0])
+                                      mean, scratch.data + (n if floating is float else 0), &starts[r, 0])
             _expand_blocks(mean, &starts[r, 0], n_blocks[r], &out[r, 0])
-        free(scratch)
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("isotonic_l2: no memory for the block stack")
 
 
 def isotonic_kl(const floating[:, ::1] s, const floating[:, ::1] log_w, floating[:, ::1] out,
                 Py_ssize_t[:, ::1] starts, Py_ssize_t[::1] n_blocks, bint increasing):
     """Twin of ``refefl.projections._isotonic.isotonic_kl`` (entropic PAV, row by row)."""
     cdef Py_ssize_t r, m = s.shape[0], n = s.shape[1]
-    cdef double* scratch
+    cdef Scratch scratch
+    cdef int failed = 0
+    cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        scratch = <double*>malloc(3 * n * sizeof(double))
+        scratch = Scratch(NULL, 0)
+        if not scratch_reserve(&scratch, 3 * n):
+            failed_rows[0] = 1
         for r in prange(m, schedule="static"):
+            if failed_rows[0]:
+                continue
             n_blocks[r] = _pav_kl_row(&s[r, 0], &log_w[r, 0], n, increasing,
-                                      scratch, scratch + n, scratch + 2 * n, &starts[r, 0])
-            _expand_blocks(scratch, &starts[r, 0], n_blocks[r], &out[r, 0])
-        free(scratch)
+                                      scratch.data, scratch.data + n, scratch.data + 2 * n, &starts[r, 0])
+            _expand_blocks(scratch.data, &starts[r, 0], n_blocks[r], &out[r, 0])
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("isotonic_kl: no memory for the block stacks")

@@ -1,11 +1,54 @@
-# Row helpers shared by the kernels (inline, nogil): the row max and a dtype-level lower cut.
+# Helpers shared by the kernels (inline, nogil): traced scratch buffers, the row max, a dtype-level lower cut,
+# and the candidate filter.
 from cython cimport floating
 from libc.math cimport INFINITY, fabs
+from libc.stdint cimport uintptr_t
+from libc.stdlib cimport free, realloc
+
+
+cdef extern from "Python.h":
+    # safe without the GIL (they take it themselves, and return at once when tracemalloc is off)
+    int PyTraceMalloc_Track(unsigned int domain, uintptr_t ptr, size_t size) nogil
+    int PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) nogil
 
 cdef enum:
     # Rows go to OpenMP threads only when a batch has this many elements in all: below it, waking the
     # threads costs about as much as the work (measured: ~0.05 ms for 1e5 elements on one core).
     PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+cdef enum:
+    SCRATCH_DOMAIN = 0x7EFE  # tracemalloc domain of the kernels' scratch (benchmarks count it in the peak)
+
+
+cdef struct Scratch:
+    double* data
+    Py_ssize_t capacity  # in doubles
+
+
+cdef inline bint scratch_reserve(Scratch* s, Py_ssize_t size) noexcept nogil:
+    # grow s to at least `size` doubles (at least doubling); False if memory ran out (s is left valid)
+    cdef Py_ssize_t capacity = size if size > 2 * s.capacity else 2 * s.capacity
+    cdef double* data
+    if size <= s.capacity:
+        return True
+    data = <double*>realloc(s.data, capacity * sizeof(double))
+    if data == NULL:
+        return False
+    if s.data != NULL:
+        PyTraceMalloc_Untrack(SCRATCH_DOMAIN, <uintptr_t>s.data)
+    PyTraceMalloc_Track(SCRATCH_DOMAIN, <uintptr_t>data, capacity * sizeof(double))
+    s.data = data
+    s.capacity = capacity
+    return True
+
+
+cdef inline void scratch_release(Scratch* s) noexcept nogil:
+    if s.data != NULL:
+        PyTraceMalloc_Untrack(SCRATCH_DOMAIN, <uintptr_t>s.data)
+        free(s.data)
+    s.data = NULL
+    s.capacity = 0
 
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -41,9 +84,10 @@ cdef enum:
 
 
 cdef inline Py_ssize_t collect_above(const floating* x, Py_ssize_t n, floating cut, double shift, double scale,
-                                     double* z) noexcept nogil:
+                                     Scratch* z) noexcept nogil:
     # z = [scale·(x_i − shift) for x_i > cut]; chunks with no such x_i are skipped by a vectorizable test, the
-    # others are compacted branch-free (every x_i is stored, only the kept ones advance k)
+    # others are compacted branch-free (every x_i is stored, only the kept ones advance k). z grows as needed,
+    # so it stays about the size of the candidate set. Returns −1 if memory ran out.
     cdef Py_ssize_t start = 0, stop, i, k = 0
     cdef int hit
     while start < n:
@@ -52,8 +96,10 @@ cdef inline Py_ssize_t collect_above(const floating* x, Py_ssize_t n, floating c
         for i in range(start, stop):
             hit |= x[i] > cut
         if hit:
+            if not scratch_reserve(z, k + CHUNK):
+                return -1
             for i in range(start, stop):
-                z[k] = scale * (x[i] - shift)
+                z.data[k] = scale * (x[i] - shift)
                 k += x[i] > cut
         start = stop
     return k

@@ -9,9 +9,10 @@ the NumPy twin sorts. Shifting by the max keeps |x| up to 1e300 exact.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport free, malloc
-
-from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, collect_above, lower_cut, row_max
+from libc.math cimport NAN
+from refefl_ext._rows cimport (
+    PARALLEL_MIN_ELEMENTS, Scratch, collect_above, lower_cut, row_max, scratch_release,
+)
 
 
 
@@ -32,27 +33,34 @@ cdef double michelot_threshold(double* z, Py_ssize_t k, double radius) noexcept 
     return tau
 
 
-cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, double* scratch,
-                                floating* shift) noexcept nogil:
-    # τ (in the shifted variable) of the projection of x onto {y ≥ 0, Σy = r}; sets *shift = max x
-    cdef Py_ssize_t k
-    shift[0] = row_max(x, n)
-    k = collect_above(x, n, lower_cut(-radius, shift[0], x[0]), shift[0], 1.0, scratch)
-    return <floating>michelot_threshold(scratch, k, radius)
+cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, Scratch* scratch,
+                                floating shift) noexcept nogil:
+    # τ (in the shifted variable z = x − shift, shift = max x) of the projection onto {y ≥ 0, Σy = r};
+    # NaN if the scratch could not grow
+    cdef Py_ssize_t k = collect_above(x, n, lower_cut(-radius, shift, x[0]), shift, 1.0, scratch)
+    if k < 0:
+        return <floating>NAN
+    return <floating>michelot_threshold(scratch.data, k, radius)
 
 
 def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:, ::1] out):
     """Twin of ``refefl.projections._simplex.projection_simplex_rows`` (sort-free, see the module docstring)."""
     cdef Py_ssize_t r, i, m = x.shape[0], n = x.shape[1]
     cdef floating shift, tau, value
-    cdef double* scratch
+    cdef Scratch scratch
+    cdef int failed = 0
+    cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
-        scratch = <double*>malloc(n * sizeof(double))
+        scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
-            shift = 0  # assigned here so that Cython makes it thread-private (it is set through a pointer)
-            tau = simplex_threshold(&x[r, 0], n, radius, scratch, &shift)
+            shift = row_max(&x[r, 0], n)
+            tau = simplex_threshold(&x[r, 0], n, radius, &scratch, shift)
+            if tau != tau:
+                failed_rows[0] = 1
             # y = [(x − max x) − τ]₊ in the row's dtype (vectorizes; x − max x is exact near the support)
             for i in range(n):
                 value = (x[r, i] - shift) - tau
                 out[r, i] = value if value > 0 else 0
-        free(scratch)
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("projection_simplex_rows: no memory for the candidate buffer")

@@ -77,6 +77,9 @@ class Suite:
     targets: tuple[Target, ...] = field(default_factory=tuple)
     #: the scaling family plotted against size (single rows of growing length)
     scaling: tuple[Case, ...] = field(default_factory=tuple)
+    #: peak bytes allowed per call of "refefl ext", in units of the input's size (the output counts: 2.0 means
+    #: the output plus at most one more input-sized array); None: no memory target
+    memory_budget: float | None = None
 
 
 def softmax_floor() -> Implementation:

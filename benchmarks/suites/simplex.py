@@ -42,6 +42,7 @@ SPARSEMAX = Suite(
         float32_no_slower(),
     ),
     scaling=SCALING,
+    memory_budget=2.0,
 )
 
 ENTMAX15 = Suite(
@@ -61,6 +62,7 @@ ENTMAX15 = Suite(
         float32_no_slower(),
     ),
     scaling=SCALING,
+    memory_budget=2.0,
 )
 
 ENTMAX_BISECT = Suite(
@@ -76,4 +78,5 @@ ENTMAX_BISECT = Suite(
     ),
     floor=softmax_floor(),
     scaling=SCALING,
+    memory_budget=2.0,
 )
