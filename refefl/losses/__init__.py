@@ -1,4 +1,5 @@
 """Losses built from a regularizer Ω (classic Fenchel-Young) or from an energy Φ and Ω (generalized)."""
 from refefl.losses._fenchel_young import FenchelYoungLoss
+from refefl.losses._generalized import GeneralizedFenchelYoungLoss
 
-__all__ = ["FenchelYoungLoss"]
+__all__ = ["FenchelYoungLoss", "GeneralizedFenchelYoungLoss"]
