@@ -62,6 +62,34 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(rows: list[dict]) -> str:
+    """One line per suite and float64 case: refefl ext, refefl NumPy, the fastest peer, and ext over the floor."""
+    lines = [
+        "| suite | case | refefl ext | refefl numpy | fastest peer | ext / floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (suite, case), group in _group(r for r in rows if r["dtype"] == "float64").items():
+        times = {r["implementation"]: r for r in group}
+        ext, numpy = times.get("refefl ext"), times.get("refefl numpy")
+        peers = [r for name, r in times.items() if not name.startswith(("refefl", "numpy softmax", "numpy argsort"))
+                 and "(floor)" not in name]
+        best = min(peers, key=lambda r: r["median_s"]) if peers else None
+        peer = f"{best['implementation']} {_fmt_time(best['median_s'])}" if best else "—"
+        lines.append(
+            f"| {suite} | {case} | {_fmt_time(ext['median_s']) if ext else '—'} | "
+            f"{_fmt_time(numpy['median_s']) if numpy else '—'} | {peer} | "
+            f"{ext['ratio_to_floor']:.2f} |" if ext else f"| {suite} | {case} | — | — | {peer} | — |"
+        )
+    return "\n".join(lines)
+
+
+def _group(rows) -> dict:
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["suite"], r["case"]), []).append(r)
+    return groups
+
+
 def targets_table(results: list[dict]) -> str:
     lines = ["| target | case | dtype | measured | met |", "|---|---|---|---|---|"]
     for t in results:

@@ -77,7 +77,8 @@ def _evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
     return out
 
 
-def run_suite(suite: Suite, args) -> list[dict]:
+def run_suite(suite: Suite, args) -> tuple[list[dict], list[dict]]:
+    """Measure every case of ``suite``, write its files, and return (measurement rows, target results)."""
     rng = np.random.default_rng(args.seed)
     cases = suite.quick_cases if args.quick else suite.cases
     rows = []
@@ -96,7 +97,7 @@ def run_suite(suite: Suite, args) -> list[dict]:
         for case in suite.scaling:
             scaling_rows += _measure(suite, case, np.dtype(np.float64), args.repeats, rng, check=False)
         _report.plot_scaling(RESULTS / f"{suite.name}.png", f"{suite.title} (float64, one row)", scaling_rows)
-    return targets
+    return rows, targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,17 +110,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--update-readme", action="store_true", help="copy the targets summary into README.md")
+    parser.add_argument("--update-readme", action="store_true", help="copy the summary (medians and targets) into README.md")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (5 if args.quick else 15)
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(_report.stamp(_peers.versions()))
-    all_targets = []
+    all_rows, all_targets = [], []
     for name in args.suites:
         print(f"== {suites[name].title}")
-        all_targets += run_suite(suites[name], args)
-    summary = _report.targets_table(all_targets) if all_targets else "(no targets)"
-    (RESULTS / "summary.md").write_text(f"# Targets\n\n{_report.stamp(_peers.versions())}\n\n{summary}\n")
+        rows, targets = run_suite(suites[name], args)
+        all_rows += rows
+        all_targets += targets
+    targets = _report.targets_table(all_targets) if all_targets else "(no targets)"
+    summary = (f"{_report.stamp(_peers.versions())}\n\nMedians, float64:\n\n{_report.summary_table(all_rows)}\n\n"
+               f"Targets (issue 3), all dtypes:\n\n{targets}\n")
+    (RESULTS / "summary.md").write_text(f"# Benchmark summary\n\n{summary}")
     print("\n" + summary)
     if args.update_readme and not args.quick:
         _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", summary)

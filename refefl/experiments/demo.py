@@ -8,6 +8,15 @@ from refefl.regularizers import REGULARIZERS, regularizer
 from refefl.testing import directional_derivative
 
 THETA = np.array([1.2, -0.3, 0.8, 0.0, -1.5])
+# parameters shown in the tour (the capped simplex with s = 2 differs from sparsemax, which is s = 1)
+PARAMS = {"tsallis": {"alpha": 1.5}, "capped_squared": {"s": 2}, "capped_entropy": {"s": 2}}
+# the figure's panels: (title, regularizers as (name, params))
+PANELS = (
+    ("simplex", [("shannon", {}), ("sparsemax", {}), ("tsallis", {"alpha": 1.5}), ("tsallis", {"alpha": 3.0})]),
+    ("box and capped simplex (s = 2)",
+     [("binary_entropy", {}), ("box_squared", {}), ("capped_entropy", {"s": 2}), ("capped_squared", {"s": 2})]),
+    ("permutahedron P(3, 2, 1)", [("perm_entropy", {}), ("perm_squared", {})]),
+)
 # a second score vector whose prediction serves as a feasible target y
 THETA_TARGET = np.array([-0.5, 2.0, 0.1, 0.3, -1.0])
 
@@ -33,17 +42,20 @@ def _plot(path: str) -> None:
     import matplotlib.pyplot as plt
 
     t = np.linspace(-3, 3, 301)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in sorted(REGULARIZERS):
-        omega = regularizer(name)
-        theta = np.stack([t, np.zeros_like(t), np.full_like(t, -0.5)], axis=-1)
-        ax.plot(t, omega.predict(theta)[:, 0], label=name)
-    ax.set_xlabel(r"$\theta_1$ (with $\theta_2 = 0$, $\theta_3 = -0.5$)")
-    ax.set_ylabel(r"$\hat y_1 = \nabla_1 \Omega^*(\theta)$")
-    ax.set_title("Regularized predictions of every refefl regularizer")
-    ax.legend(fontsize=8)
+    theta = np.stack([t, np.zeros_like(t), np.full_like(t, -0.5)], axis=-1)
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(13, 4))
+    for ax, (title, members) in zip(axes, PANELS):
+        for name, params in members:
+            label = name + "".join(f" {k}={v:g}" for k, v in params.items())
+            ax.plot(t, regularizer(name, **params).predict(theta)[:, 0], label=label)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(r"$\theta_1$ (with $\theta_2 = 0$, $\theta_3 = -0.5$)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel(r"$\hat y_1 = \nabla_1 \Omega^*(\theta)$")
+    fig.suptitle("Regularized predictions of refefl's regularizers")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -53,7 +65,7 @@ def run_demo(out: str = "refefl_demo.png") -> int:
     print(f"refefl {refefl.__version__}; compiled kernels loaded: {refefl.HAVE_EXT}")
     print(f"θ = {THETA}\n")
     for name in sorted(REGULARIZERS):
-        omega = regularizer(name)
+        omega = regularizer(name, **PARAMS.get(name, {}))
         loss = refefl.FenchelYoungLoss(omega)
         print(f"{name:>16}: ŷ = {omega.predict(THETA)}  Ω*(θ) = {float(omega.conjugate(THETA)):.6f}")
         checks = _check_properties(omega, loss)
