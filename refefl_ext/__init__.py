@@ -14,9 +14,12 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from refefl_ext._build_info import BUILD_FLAGS  # noqa: E402  (after the OpenMP setting above)
+from refefl_ext._capped_entropic import capped_entropic_rows
+from refefl_ext._capped_simplex import projection_capped_simplex_rows
 from refefl_ext._config import OPENMP, max_threads
 from refefl_ext._entmax import entmax15_rows, entmax_bisect_rows
 from refefl_ext._isotonic import isotonic_kl, isotonic_l2
+from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
 from refefl_ext._simplex import projection_simplex_rows
 
 __all__ = [
@@ -28,4 +31,8 @@ __all__ = [
     "projection_simplex_rows",
     "entmax15_rows",
     "entmax_bisect_rows",
+    "order_keys",
+    "projection_permutahedron_rows",
+    "projection_capped_simplex_rows",
+    "capped_entropic_rows",
 ]

@@ -5,10 +5,14 @@ Profiles: ``ci`` (derandomized, 200 examples per property, no deadline) and ``de
 """
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# One BLAS thread: the tests' matrix products are small, and a second BLAS thread on a busy 2-core machine made
+# oracle solves (scipy L-BFGS-B) ten times slower. Set before NumPy loads OpenBLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from refefl import _backend
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from refefl import _backend  # noqa: E402
 
 settings.register_profile(
     "ci",

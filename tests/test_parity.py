@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from scipy.special import expit
 
 import refefl
 from refefl import _backend
@@ -36,6 +37,32 @@ def _isotonic_kl_args(x):
     return np.ascontiguousarray(x / scale), np.ascontiguousarray(log_w), out, starts, np.empty(x.shape[0], np.intp), False
 
 
+def _permutahedron_args(x):
+    # entropic for odd row lengths, Euclidean for even ones: both regularizations over the inputs
+    from refefl.projections._permutahedron_kernels import descending_order
+
+    out, starts = _buffers(x, 1)
+    kl = x.shape[1] % 2 == 1
+    rho = np.arange(x.shape[1], 0, -1.0)[None, :]
+    return (x, descending_order(x, True, backend="numpy"), np.log(rho) if kl else rho, 0.7, kl, out, starts,
+            np.empty(x.shape[0], np.intp))
+
+
+def _split_keys(keys):
+    return [keys >> np.uint64(32), keys & np.uint64(2**32 - 1)]  # exact in float64, unlike 64-bit integers
+
+
+def _capped_s(x):
+    # s must not exceed the number of finite scores of any row: 2.5, or the point case on short rows
+    return float(min(2.5, np.isfinite(x).sum(axis=1).min()))
+
+
+def _capped_entropic_outputs(args, result):
+    # ŷ = σ(u) and 1 − ŷ = σ(−u), as the margins u are determined only as well as σ resolves them (where every
+    # σ saturates, τ ranges over a whole interval on which the rounded sums equal s), and convergence
+    return [args[2], expit(-args[3]), np.array(result[3])]
+
+
 # name -> (make_args, outputs to compare, whether -inf entries are allowed)
 CASES = {
     "isotonic_l2": (_isotonic_l2_args, lambda a, r: [a[2], a[3][:, : 1], a[4]], False),
@@ -43,6 +70,14 @@ CASES = {
     "projection_simplex_rows": (lambda x: (x, 1.0, np.empty_like(x)), lambda a, r: [a[2]], True),
     "entmax15_rows": (lambda x: (x, np.empty_like(x)), lambda a, r: [a[1]], True),
     "entmax_bisect_rows": (lambda x: (x, 1.7, np.empty_like(x), 200), lambda a, r: [a[2], np.array(r[3])], True),
+    "order_keys": (lambda x: (x, True, np.empty(x.shape, np.uint64)), lambda a, r: _split_keys(a[2]), False),
+    "projection_capped_simplex_rows": (
+        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape, np.uint8)), lambda a, r: [a[2], a[3]], True
+    ),
+    "capped_entropic_rows": (
+        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape), 200), _capped_entropic_outputs, True
+    ),
+    "projection_permutahedron_rows": (_permutahedron_args, lambda a, r: [a[5], a[1], a[7]], False),
 }
 
 
@@ -92,6 +127,8 @@ PUBLIC = {
     "entmax 1.25 bisect": lambda x, b: refefl.entmax(x, 1.25, axis=1, backend=b),
     "entmax 3 bisect": lambda x, b: refefl.entmax(x, 3.0, axis=1, backend=b),
     "isotonic": lambda x, b: refefl.isotonic_regression(x, axis=1, backend=b),
+    "capped simplex s=2": lambda x, b: refefl.projection_capped_simplex(x, 2, axis=1, backend=b),
+    "capped entropic s=2.5": lambda x, b: refefl.capped_simplex_entropic(x, 2.5, axis=1, backend=b),
 }
 
 

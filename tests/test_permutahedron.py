@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.stats
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import refefl
+from refefl import _backend
 from refefl.projections import projection_permutahedron_jvp, soft_rank_jvp, soft_sort_jvp
+from refefl.projections._permutahedron_kernels import descending_order
 from refefl.regularizers._permutahedron import majorized
 from refefl.testing import assert_close, directional_derivative
 from strategies import vectors, with_ties
@@ -146,10 +148,13 @@ def test_small_strength_gives_hard_rank_and_sort(backend, theta, reg, direction)
     gaps = np.diff(np.sort(theta))
     min_gap = gaps.min() if gaps.size else 1.0
     max_gap = gaps.max() if gaps.size else 1.0
+    assume(min_gap / 2 > 0)  # a gap of one subnormal step leaves no positive strength below it
     rank = refefl.soft_rank(theta, strength=min_gap / 2, regularization=reg, direction=direction, backend=backend)
     hard = scipy.stats.rankdata(theta if direction == "ascending" else -theta)
     assert_close(rank, hard)
-    srt = refefl.soft_sort(theta, strength=0.5 / max_gap, regularization=reg, direction=direction, backend=backend)
+    # ε < 1/max gap (kept finite when the gap is subnormal)
+    srt = refefl.soft_sort(theta, strength=0.5 / max(max_gap, 1e-300), regularization=reg, direction=direction,
+                           backend=backend)
     assert_close(srt, np.sort(theta) if direction == "ascending" else np.sort(theta)[::-1])
 
 
@@ -280,6 +285,85 @@ def test_single_entry_and_integers():
     assert_close(refefl.soft_rank([7.0]), [1.0])
     assert_close(refefl.soft_sort([7.0], regularization="kl"), [7.0])
     assert refefl.soft_rank([3, 1, 2]).dtype == np.float64
+
+
+# -- the sort keys and the compiled kernel -------------------------------------------------------------------------
+@given(vectors(1, 30, dtype=np.float32, bound=float(np.float32(1e30))), st.booleans())
+def test_sort_keys_sort_float32_exactly(backend, x, decreasing):
+    """One uint64 sort of the packed keys gives a permutation that sorts float32 rows exactly, ties by position."""
+    rows = np.stack([x, -x])
+    order = descending_order(rows, decreasing, backend)
+    for row, perm in zip(rows, order):
+        np.testing.assert_array_equal(np.sort(perm), np.arange(x.size))
+        np.testing.assert_array_equal(row[perm], np.sort(row)[::-1] if decreasing else np.sort(row))
+        tied = row[perm][1:] == row[perm][:-1]
+        same_sign = np.signbit(row[perm][1:]) == np.signbit(row[perm][:-1])  # −0.0 and +0.0 are ordered
+        assert np.all(perm[1:][tied & same_sign] > perm[:-1][tied & same_sign])
+
+
+@pytest.mark.parametrize("reg", REGS)
+@pytest.mark.parametrize("spread", [1e-12, 1e-10, 1e-3])
+def test_float64_near_ties_are_sorted_exactly(backend, reg, spread):
+    """Entries of 1 + spread·N(0, 1) agree in all but their last bits, where the float64 sort keys are truncated:
+    the kernel finishes the sort (merge sort at 1e-12, where the keys leave long runs unsorted; insertion sort at
+    1e-10), so a strength below every gap still gives the hard ranks, ties averaged."""
+    theta = 1 + spread * np.random.default_rng(7).normal(size=(2, 2000))
+    rank = refefl.soft_rank(theta, strength=1e-19, regularization=reg, backend=backend)
+    assert_close(rank, scipy.stats.rankdata(theta, axis=1))
+
+
+@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.parametrize("reg", REGS)
+@pytest.mark.parametrize("strength", [1e-3, 1.0])
+def test_kernel_accepts_any_order(reg, strength):
+    """The row kernel returns the stable sort of whatever order it gets (here random): both twins alike."""
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(size=(3, 500)), 1)
+    rho = np.arange(500, 0, -1.0)[None, :]
+    results = []
+    name = "projection_permutahedron_rows"
+    for kernel in [_backend.TWINS[name], _backend.ext_kernel(name)]:
+        order = np.argsort(rng.random(x.shape), axis=1)
+        out, starts, n_blocks = np.empty_like(x), np.empty((3, 501), np.intp), np.empty(3, np.intp)
+        kernel(x, order, np.log(rho) if reg == "kl" else rho, strength, reg == "kl", out, starts, n_blocks)
+        assert np.all(np.diff(np.take_along_axis(x, order, axis=1), axis=1) <= 0)
+        results.append(out)
+    assert_close(results[0], results[1])
+    rank = refefl.soft_rank(x, strength=strength, regularization=reg)
+    assert_close(results[0], np.log(rank) if reg == "kl" else rank)  # the kernel returns log μ for "kl"
+
+
+@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.parametrize("strength", [0.05, 0.5, 5.0])
+def test_entropic_kernel_paths_agree_with_numpy(strength):
+    """z = θ/ε spreads over 3000, 300 and 30: the compiled entropic PAV runs relative to each block's first entry
+    (first case) or as a weighted Euclidean PAV of e^{z − z_0}/e^{ℓ − ℓ_0} (the others); both match NumPy."""
+    rng = np.random.default_rng(2)
+    theta, v = 25 * rng.normal(size=(4, 200)), rng.normal(size=(4, 200))
+    opts = dict(strength=strength, regularization="kl")
+    assert_close(refefl.soft_rank(theta, backend="ext", **opts), refefl.soft_rank(theta, backend="numpy", **opts))
+    assert_close(soft_rank_jvp(theta, v, backend="ext", **opts), soft_rank_jvp(theta, v, backend="numpy", **opts))
+
+
+@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reg", REGS)
+def test_backends_agree_on_any_layout(reg, dtype):
+    """Strided, read-only, Fortran-ordered input along a middle axis: "ext" and "numpy" agree for every function."""
+    rng = np.random.default_rng(5)
+    theta = np.asfortranarray(rng.normal(size=(3, 40, 4)).astype(dtype))
+    theta.setflags(write=False)
+    view, w = theta[:, ::2], rng.uniform(0.5, 3, 20).astype(dtype)
+    v = rng.normal(size=view.shape).astype(dtype)
+    soft = dict(regularization=reg, axis=1, strength=0.3, direction="descending")
+    projection = dict(regularization=reg, axis=1)
+    calls = [(refefl.soft_rank, (view,), soft), (refefl.soft_sort, (view,), soft), (soft_rank_jvp, (view, v), soft),
+             (soft_sort_jvp, (view, v), soft), (refefl.projection_permutahedron, (view, w), projection),
+             (projection_permutahedron_jvp, (view, w, v), dict(projection, v_w=w[::-1]))]
+    for fun, args, kwargs in calls:
+        got, want = fun(*args, backend="ext", **kwargs), fun(*args, backend="numpy", **kwargs)
+        assert got.dtype == want.dtype == dtype
+        assert_close(got, want, scale=10, err_msg=fun.__name__)
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ def softmax_floor() -> Implementation:
 
 
 def all_suites() -> list[Suite]:
-    from benchmarks.suites import isotonic, simplex
+    from benchmarks.suites import capped, isotonic, simplex, soft_rank
 
-    return [simplex.SPARSEMAX, simplex.ENTMAX15, simplex.ENTMAX_BISECT, isotonic.SUITE]
+    return [simplex.SPARSEMAX, simplex.ENTMAX15, simplex.ENTMAX_BISECT, isotonic.SUITE, soft_rank.SOFT_RANK_L2,
+            soft_rank.SOFT_RANK_KL, capped.PROJECTION, capped.ENTROPIC]

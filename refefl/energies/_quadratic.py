@@ -21,7 +21,9 @@ def _check_shared_or_per_row(mat: np.ndarray, name: str, n: int, k: int, last: i
     """``mat`` must be (k, last) shared or (n, k, last) per row (``last=None``: square, last = k)."""
     last = k if last is None else last
     if mat.shape not in ((k, last), (n, k, last)):
-        raise ValueError(f"{name} must have shape ({k}, {last}) (shared) or ({n}, {k}, {last}) (per row), got {mat.shape}")
+        raise ValueError(
+            f"{name} must have shape ({k}, {last}) (shared) or ({n}, {k}, {last}) (per row), got {mat.shape}"
+        )
 
 
 def times_rows(mat: np.ndarray, y: np.ndarray) -> np.ndarray:

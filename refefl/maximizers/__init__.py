@@ -6,7 +6,7 @@ Each maximizer has ``maximize(energy, regularizer, params, *, y0=None) -> (y_hat
 """
 from refefl.maximizers._base import Maximizer, MaximizerInfo
 from refefl.maximizers._closed_form import ClosedForm
-from refefl.maximizers._coordinate import CoordinateAscent, coordinate_ascent_box
+from refefl.maximizers._coordinate import CoordinateAscent
 from refefl.maximizers._default import default_maximizer
 from refefl.maximizers._first_order import FrankWolfe, MirrorAscent, ProjectedGradientAscent
 
@@ -15,7 +15,6 @@ __all__ = [
     "MaximizerInfo",
     "ClosedForm",
     "CoordinateAscent",
-    "coordinate_ascent_box",
     "ProjectedGradientAscent",
     "MirrorAscent",
     "FrankWolfe",

@@ -11,6 +11,7 @@ import numpy as np
 
 from refefl._validation import check_positive, check_positive_int, feasibility_tol
 from refefl.energies._base import Energy
+from refefl.maximizers._geometry import tangent
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.regularizers._base import Regularizer, inner_on_support
 
@@ -51,7 +52,7 @@ def measures(energy: Energy, omega: Regularizer, params: Any, y: np.ndarray) -> 
     """(stationarity, gap) per row, as defined in :class:`MaximizerInfo`."""
     g = energy._grad_y(params, y)
     s = omega._predict(g)
-    gap = inner_on_support(g, s - y) + omega._value(y) - omega._value(s)
+    gap = inner_on_support(tangent(omega, g), s - y) + omega._value(y) - omega._value(s)
     return np.abs(y - s).max(axis=1), np.maximum(gap, 0)
 
 
@@ -104,7 +105,9 @@ class Maximizer(ABC):
         self.max_iter = check_positive_int(max_iter, "max_iter")
         self.tol = None if tol is None else check_positive(tol, "tol")
 
-    def maximize(self, energy: Energy, regularizer: Regularizer, params: Any, *, y0=None) -> tuple[np.ndarray, MaximizerInfo]:
+    def maximize(
+        self, energy: Energy, regularizer: Regularizer, params: Any, *, y0=None
+    ) -> tuple[np.ndarray, MaximizerInfo]:
         """Return ŷ of shape (n_samples, n_labels) and a :class:`MaximizerInfo`; ``y0`` (in C) warm-starts."""
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be a refefl Energy, got {type(energy).__name__}")

@@ -105,7 +105,9 @@ class CoordinateAscent(Maximizer):
     max_iter : int, default 100
         Maximum number of sweeps over the coordinates.
     tol : float or None
-        A row stops after a sweep that moves no coordinate by more than ``tol`` (default sqrt(eps)).
+        A row stops after a sweep that moves no coordinate by more than ``tol`` (default sqrt(eps)); each field
+        is then off by at most :math:`\max_j \sum_i |A_{ji}|` tol, which bounds the reported stationarity by
+        about :math:`(1 + \|A\|_\infty)` tol.
 
     References
     ----------

@@ -65,7 +65,7 @@ class ProjectedGradientAscent(_Backtracking):
     r"""Projected gradient ascent :math:`y \leftarrow \Pi_C\big(y + \eta\,(\nabla_y\Phi(y) - \nabla\Omega(y))\big)`.
 
     For regularizers differentiable on all of C: ``"box_squared"``, ``"sparsemax"``, ``"tsallis"``,
-    ``"capped_squared"`` (``ValueError`` otherwise; use :class:`MirrorAscent` for entropic Ω). The projection
+    ``"capped_squared"``, ``"perm_squared"`` (``ValueError`` otherwise; use :class:`MirrorAscent` for entropic Ω). The projection
     is the prediction of the half squared norm on C. Per-row step sizes start at ``step_size``, are halved until
     the sufficient-ascent test :math:`F(y^+) \ge F(y) + \langle\nabla F(y), d\rangle - \|d\|^2/(2\eta)`,
     d = y⁺ − y, holds (in the rounding regime: :math:`-\langle\nabla F(y^+) - \nabla F(y), d\rangle \le
@@ -118,6 +118,16 @@ class ProjectedGradientAscent(_Backtracking):
         return propose
 
 
+def _bregman_curvature(omega, y: np.ndarray, y_new: np.ndarray) -> np.ndarray:
+    r""":math:`\langle\nabla\Omega(y^+) - \nabla\Omega(y), y^+ - y\rangle \ge 0` from the two points (not from the dual
+    iterates, whose components normal to a face of C are large and would multiply the rounding error of y⁺ − y).
+    Coordinates that did not move contribute 0, also where ∇Ω is infinite."""
+    d = y_new - y
+    with np.errstate(invalid="ignore"):
+        change = np.where(d != 0, gradient(omega, y_new) - gradient(omega, y), 0)
+    return _dot(tangent(omega, change), d)
+
+
 class MirrorAscent(_Backtracking):
     r"""Mirror ascent with Ω itself as the mirror map, for entropic regularizers.
 
@@ -126,12 +136,13 @@ class MirrorAscent(_Backtracking):
         \nabla\Omega(y^+) = \nabla\Omega(y) + \eta\,\nabla F(y), \quad\text{i.e.}\quad
         y^+ = \hat y_\Omega\big((1 - \eta)\, u + \eta\, \nabla_y\Phi(y)\big),\ u = \nabla\Omega(y),
 
-    for ``"binary_entropy"``, ``"shannon"``, ``"capped_entropy"`` (``ValueError`` otherwise). The dual variable u
+    for ``"binary_entropy"``, ``"shannon"``, ``"capped_entropy"``, ``"perm_entropy"`` (``ValueError`` otherwise). The dual variable u
     is carried along, so saturated coordinates (ŷ_i = 0 or 1 in floating point) never need log 0. With η = 1 the
     step is the fixed-point (mean-field) update :math:`y^+ = \hat y_\Omega(\nabla_y\Phi(y))`, exact in one step
     for bilinear energies. Steps are halved until the relative-smoothness test :math:`F(y^+) \ge F(y) +
     \langle\nabla F(y), d\rangle - D_\Omega(y^+, y)/\eta` holds (in the rounding regime:
-    :math:`-\langle\nabla\Phi(y^+) - \nabla\Phi(y), d\rangle \le (1/\eta - 1)\langle u^+ - u, d\rangle`) and
+    :math:`-\langle\nabla\Phi(y^+) - \nabla\Phi(y), d\rangle \le (1/\eta - 1)\langle\nabla\Omega(y^+) -
+    \nabla\Omega(y), d\rangle`) and
     doubled after acceptance (at most 1). A warm start on the boundary of C is first moved towards
     :math:`\hat y_\Omega(0)` by sqrt(eps).
 
@@ -188,7 +199,7 @@ class MirrorAscent(_Backtracking):
             decisive = model > slack
             curvature = -_dot(tangent(omega, grad_new - grad_phi), d)
             ok = np.where(decisive, value_new >= value + _dot(grad_f, d) - model - slack,
-                          curvature <= (1 / step - 1) * _dot(u_new - u, d))
+                          curvature <= (1 / step - 1) * _bregman_curvature(omega, y, y_new))
             return (y_new, value_new, u_new, grad_new, np.ones_like(ok)), ok
 
         return propose
@@ -206,8 +217,8 @@ class FrankWolfe(_Backtracking):
     :math:`g(y) = \langle\nabla_y\Phi(y), s - y\rangle + \Omega(y) - \Omega(s) \ge 0` is the duality gap (a lower
     bound on the directional derivative of F along s − y, so the test passes for small γ), and doubled (at most
     1) after a step whose test was decisive. In the rounding regime (see the module docstring) γ minimizes the
-    linearized residual ‖s⁺ − y⁺‖₂ (one secant estimate from a trial step) and must make it decrease. The oracle is the regularized prediction itself, so every registered
-    regularizer is supported and the iterates stay in C.
+    linearized residual ‖s⁺ − y⁺‖₂ (one secant estimate from a trial step) and must make it decrease. The oracle
+    is the regularized prediction itself, so every registered regularizer is supported and the iterates stay in C.
 
     Parameters
     ----------

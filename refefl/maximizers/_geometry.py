@@ -45,15 +45,19 @@ _KNOWN: dict[str, tuple[Callable, str]] = {
     "shannon": (_log, "sparsemax"),
     "capped_squared": (_identity, "capped_squared"),
     "capped_entropy": (_logit, "capped_squared"),
+    "perm_squared": (_identity, "perm_squared"),
+    "perm_entropy": (_log, "perm_squared"),
 }
 #: Legendre-type Ω: ∇Ω is infinite on the relative boundary of C, so ŷ_Ω maps into the relative interior
-ENTROPIC = frozenset({"binary_entropy", "shannon", "capped_entropy"})
+ENTROPIC = frozenset({"binary_entropy", "shannon", "capped_entropy", "perm_entropy"})
 #: Ω differentiable on all of C (projected gradient ascent applies)
 SMOOTH = frozenset(set(_KNOWN) - ENTROPIC)
-# parameters of a regularizer that define its domain (the capped simplex size s)
-_DOMAIN_PARAMS = ("s",)
+# parameters of a regularizer that define its domain (capped simplex size s, permutahedron generator w)
+_DOMAIN_PARAMS = ("s", "w")
 # domains inside a hyperplane {Σ y = const}: gradients matter only up to a multiple of 1
-_HYPERPLANE = frozenset({"shannon", "sparsemax", "tsallis", "capped_squared", "capped_entropy"})
+_HYPERPLANE = frozenset(
+    {"shannon", "sparsemax", "tsallis", "capped_squared", "capped_entropy", "perm_squared", "perm_entropy"}
+)
 
 
 def gradient(omega: Regularizer, y: np.ndarray) -> np.ndarray:
@@ -75,7 +79,8 @@ def euclidean_projection(omega: Regularizer) -> Callable[[np.ndarray], np.ndarra
 
 
 def tangent(omega: Regularizer, v: np.ndarray) -> np.ndarray:
-    r"""The component of ``v`` parallel to the affine hull of C: v − mean(v)·1 on (capped) simplices, else v.
+    r"""The component of ``v`` parallel to the affine hull of C: v − mean(v)·1 on the (capped) simplex and the
+    permutahedron (all inside a hyperplane {Σ y = const}), v on the box.
 
     Dropping the multiple of 1 (which neither Π_C nor ŷ_Ω sees) keeps inner products ⟨v, y⁺ − y⟩ exact: otherwise
     a large shift times the rounding error of Σ(y⁺ − y) = 0 swamps them near a maximizer.

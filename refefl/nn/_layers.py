@@ -75,7 +75,12 @@ class Linear(Layer):
 
 
 class ReLU(Layer):
-    r""":math:`\max(x, 0)`; backward :math:`g \odot 1[x > 0]` (the subgradient 0 is used at x = 0)."""
+    r""":math:`\max(x, 0)`; backward :math:`g \odot 1[x > 0]` (the subgradient 0 is used at x = 0).
+
+    References
+    ----------
+    Nair, Hinton (2010), "Rectified Linear Units Improve Restricted Boltzmann Machines", ICML.
+    """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.maximum(x, 0), x
@@ -85,7 +90,13 @@ class ReLU(Layer):
 
 
 class Softplus(Layer):
-    r""":math:`\log(1 + e^x)` (computed without overflow); backward :math:`g \odot \sigma(x)`."""
+    r""":math:`\log(1 + e^x)` (computed without overflow); backward :math:`g \odot \sigma(x)`.
+
+    References
+    ----------
+    Dugas, Bengio, Bélisle, Nadeau, Garcia (2001), "Incorporating Second-Order Functional Knowledge for Better
+    Option Pricing", NeurIPS.
+    """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.logaddexp(0, x), x
@@ -95,7 +106,12 @@ class Softplus(Layer):
 
 
 class Tanh(Layer):
-    r""":math:`\tanh x`; backward :math:`g \odot (1 - \tanh^2 x)`."""
+    r""":math:`\tanh x`; backward :math:`g \odot (1 - \tanh^2 x)`.
+
+    References
+    ----------
+    LeCun, Bottou, Orr, Müller (1998), "Efficient BackProp", §4.4.
+    """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = np.tanh(x)
@@ -106,7 +122,12 @@ class Tanh(Layer):
 
 
 class Sigmoid(Layer):
-    r""":math:`\sigma(x) = 1 / (1 + e^{-x})`; backward :math:`g \odot \sigma(x)(1 - \sigma(x))`."""
+    r""":math:`\sigma(x) = 1 / (1 + e^{-x})`; backward :math:`g \odot \sigma(x)(1 - \sigma(x))`.
+
+    References
+    ----------
+    LeCun, Bottou, Orr, Müller (1998), "Efficient BackProp", §4.4.
+    """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = expit(x)
@@ -121,6 +142,10 @@ class LogSigmoid(Layer):
 
     Its concavity and monotonicity are what input-concave networks need (see
     :class:`refefl.energies.InputConcaveEnergy`).
+
+    References
+    ----------
+    Amos, Xu, Kolter (2017), "Input Convex Neural Networks", ICML, §3.1 (convex non-decreasing activations).
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

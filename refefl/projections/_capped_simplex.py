@@ -3,7 +3,10 @@ and the entropic (binary-entropy) map.
 
 Both have the form :math:`\hat y = g(x - \tau)` with a scalar threshold τ chosen so that :math:`\sum_i \hat y_i = s`:
 g = clip(·, 0, 1) for the projection (τ by an exact breakpoint search, :func:`projection_capped_simplex_rows`)
-and g = sigmoid for the entropic map (τ by :func:`~refefl.projections._root_finding.find_root_decreasing`).
+and g = sigmoid for the entropic map (τ by :func:`~refefl.projections._root_finding.find_root_decreasing`,
+:func:`capped_entropic_rows`). Both row kernels have compiled twins in :mod:`refefl_ext` (sort-free: a Newton
+search over the breakpoints, and Newton on the entropic equation with one exponential per score), picked by the
+``backend`` argument of the public functions.
 
 Edge cases, the same for both maps: s must satisfy 0 < s ≤ k (s = 0 would make :math:`C_s = \{0\}`, a constant
 map, and is rejected). A score of ``-inf`` means "impossible": that coordinate is exactly 0 and the others are
@@ -18,11 +21,13 @@ import math
 import numpy as np
 from scipy.special import expit, logit
 
-from refefl._validation import check_positive, from_rows
-from refefl.projections._root_finding import RootInfo, find_root_decreasing
+from refefl import _backend
+from refefl._validation import check_positive, check_positive_int, from_rows
+from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
 from refefl.projections._simplex import validated_rows
 
 
+@_backend.numpy_twin
 def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, free: np.ndarray) -> None:
     r"""Euclidean projection of each row of ``x`` onto :math:`C_s` (row kernel: no validation, writes in place).
 
@@ -110,61 +115,143 @@ def _bracketing_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.nda
     return b_lo, breakpoints[rows, hi], g_lo
 
 
-def capped_entropic_margins(x: np.ndarray, s: float, *, max_iter: int = 200) -> tuple[np.ndarray, RootInfo]:
-    r"""Margins :math:`u = x - \tau` of the entropic map on rows, with :math:`\sum_i \sigma(u_i) = s` (no validation).
+@_backend.numpy_twin
+def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.ndarray, max_iter: int) -> tuple:
+    r"""Entropic map :math:`\hat y = \sigma(x - \tau)`, :math:`\sum_i \hat y_i = s`, of each row (row kernel).
 
-    The threshold solves the decreasing equation :math:`f(\tau) = \sum_i \sigma(x_i - \tau) - s = 0`,
-    :math:`f'(\tau) = -\sum_i \sigma(u_i)\sigma(-u_i)`, by safeguarded Newton inside the bracket (order statistics
-    :math:`x_{(1)} \ge x_{(2)} \ge \dots`, r = ⌈s⌉, c = ⌊s⌋ + 1, m finite scores)
+    With S(τ) = Σ_i σ(x_i − τ) and its complement C(τ) = Σ_i σ(τ − x_i) = m − S(τ) (m finite scores), τ solves
 
     .. math::
 
-        x_{(c)} - \operatorname{logit}\tfrac{s}{c} \;\le\; \tau \;\le\;
-        x_{(r)} - \operatorname{logit}\tfrac{s - r + 1}{m - r + 1},
+        F(\tau) = \log\frac{S(\tau)}{s} - \log\frac{C(\tau)}{m - s} = 0, \qquad
+        F'(\tau) = -\sum_i \sigma(u_i)\sigma(-u_i)\Bigl(\frac1S + \frac1C\Bigr), \quad u = x - \tau,
 
-    the left end from :math:`\sum_i \sigma \ge c\,\sigma(x_{(c)} - \tau)`, the right one from
-    :math:`\sum_i \sigma \le (r - 1) + (m - r + 1)\,\sigma(x_{(r)} - \tau)`. Scores are shifted by :math:`x_{(r)}`
-    first, which puts τ near 0 where floats are densest.
+    (F decreases, vanishes exactly where S = s, and is nearly linear in both tails, where σ is nearly
+    exponential: Newton then needs few steps; near the root, S − s and (m − s) − C both come from the smaller
+    sum, see :func:`_excesses`) by :func:`~refefl.projections._root_finding.find_root_decreasing`
+    inside a bracket that needs no order statistic, from σ(u) ≤ min(e^u, σ(x_max − τ)) and its mirror image:
+
+    .. math::
+
+        \max\bigl(x_{\min} - \operatorname{logit}\tfrac sm,\ \log(m - s) - \operatorname{LSE}(-x)\bigr)
+        \;\le\; \tau \;\le\;
+        \min\bigl(x_{\max} - \operatorname{logit}\tfrac sm,\ \operatorname{LSE}(x) - \log s\bigr),
+
+    the left end also ≥ x_max − logit(s) when s < 1 and ≥ LSE(x) − log s + log(1 − s e^{x_max − LSE(x)}) (from
+    σ(u) ≥ e^u/(1 + e^{u_max}); for s ≪ m this end nearly meets the right one), the right end correspondingly;
+    widened by 2^-20 of its width so that rounding in the LSEs cannot exclude the root. Scores are centred on
+    their mid-range first, so that no difference of two scores overflows. The search variable is t = τ/2 ± 1,
+    the sign that of the root (from the bracket, or from F(0) when the bracket holds 0): halving keeps every
+    bracket width finite (|x| up to the float64 limit is fine), and |t| ≥ 1 lets the bracket close at the
+    spacing of the floats near max(|τ|, 2), which a rounded sum can resolve, rather than at the denormal spacing
+    near 0. A bracket spanning more than a factor 2^10 is first narrowed on the exponent of τ (:func:`_narrow`).
 
     Parameters
     ----------
-    x : ndarray of shape (n_rows, k), float32 or float64
+    x : ndarray of shape (n_rows, k), float32 or float64, C-contiguous
         Finite or ``-inf``, each row with m ≥ s finite entries, 0 < s ≤ k.
     s : float
-    max_iter : int, default 200
+    out : ndarray of shape (n_rows, k), dtype of ``x``; receives ŷ = σ(u).
+    margins : ndarray of shape (n_rows, k), float64; receives u = x − τ: ``-inf`` on ``-inf`` scores and
+        ``+inf`` on the finite scores of rows with m = s (ŷ is then their indicator).
+    max_iter : int
+        Budget of the root finding.
 
     Returns
     -------
-    u : ndarray of shape (n_rows, k), float64
-        Shifted margins (defined up to the per-row shift, which ŷ = σ(u) does not see); ``-inf`` on ``-inf``
-        scores, ``+inf`` on the finite scores of rows with m = s (ŷ is then the indicator).
-    info : RootInfo
-        Iterations, largest final |f|, bracket width and convergence of the root finding.
+    tuple
+        The fields of :class:`~refefl.projections._root_finding.RootInfo`: iterations, the largest final |F|,
+        the widest final bracket on τ, and whether every row converged.
     """
     z = x.astype(np.float64)
-    n_finite = np.isfinite(z).sum(axis=1)
-    u = np.where(np.isfinite(z), np.inf, -np.inf)
+    finite = np.isfinite(z)
+    n_finite = finite.sum(axis=1)
+    margins[...] = np.where(finite, np.inf, -np.inf)
     solve = n_finite > s
-    if not solve.any():
-        return u, RootInfo(0, 0.0, 0.0, True)
-    z, m = z[solve], n_finite[solve]
-    r, c = math.ceil(s), math.floor(s) + 1
-    order = -np.partition(-z, sorted({r - 1, c - 1}), axis=1)
-    # gaps beyond the float range (|x| near 1.8e308) overflow to ±inf, which σ maps to exactly 0 or 1
-    with np.errstate(over="ignore"):
-        z -= order[:, r - 1 : r]
-        # a -inf left end (x_(r) - x_(c) > 1.8e308) moves in to a finite point where f is still exactly 0
-        lo = np.maximum(order[:, c - 1] - order[:, r - 1] - logit(s / c), -np.finfo(np.float64).max / 4)
-        hi = np.maximum(-logit((s - (r - 1)) / (m - (r - 1))), lo)  # s - (r - 1) is exact; max: ends never cross
+    info = (0, 0.0, 0.0, True)
+    if solve.any():
+        z, finite = z[solve], finite[solve]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # saturated σ: exact 0, 1 and ±inf
+            z -= (_finite_extreme(z, finite, np.max) / 2 + _finite_extreme(z, finite, np.min) / 2)[:, None]
+            tau, info = _entropic_threshold(z, finite, n_finite[solve], s, max_iter)
+            margins[solve] = z - tau[:, None]
+    out[...] = expit(margins)
+    return info
 
-        def residual(tau, rows):
-            margins = z[rows] - tau[:, None]
-            p = expit(margins)
-            return p.sum(axis=1) - s, -(p * expit(-margins)).sum(axis=1)
 
-        tau, info = find_root_decreasing(residual, lo, hi, max_iter=max_iter)
-        u[solve] = z - tau[:, None]
-    return u, info
+def _entropic_threshold(z: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float, max_iter: int) -> tuple:
+    """τ of each row of centred scores (see :func:`capped_entropic_rows`), and the fields of its RootInfo."""
+
+    def residual(half_tau, rows):  # F and dF/d(τ/2) at τ = 2·half_tau
+        u = z[rows] - 2.0 * half_tau[:, None]
+        p, q = expit(u), np.where(finite[rows], expit(-u), 0.0)
+        total, rest, m_rows = p.sum(axis=1), q.sum(axis=1), m[rows]
+        excess, deficit = _excesses(total - s, (m_rows - s) - rest, s, m_rows)
+        f = np.log1p(excess / s) - np.log1p(-deficit / (m_rows - s))
+        return f, -2.0 * (p * q).sum(axis=1) * (1.0 / total + 1.0 / rest)
+
+    half_lo, half_hi = _entropic_bracket(z, finite, m, s)
+    side = np.where(half_lo > 0, 1.0, np.where(half_hi < 0, -1.0, 0.0))
+    straddle = side == 0
+    if straddle.any():  # which side of 0 the root is on (F(0) = 0: τ = 0, an empty bracket)
+        side[straddle] = np.sign(residual(np.zeros(np.count_nonzero(straddle)), straddle)[0])
+    half_lo = np.where(side > 0, np.maximum(half_lo, 0.0), np.where(side < 0, half_lo, 0.0))
+    half_hi = np.where(side < 0, np.minimum(half_hi, 0.0), np.where(side > 0, half_hi, 0.0))
+    near, far, narrowing = _narrow(residual, side, half_lo, half_hi)
+    half_lo, half_hi = np.where(side > 0, near, -far) + side, np.where(side > 0, far, -near) + side
+    t, root = find_root_decreasing(lambda t, rows: residual(t - side[rows], rows), half_lo, half_hi,
+                                   max_iter=max_iter, warn=False)
+    info = (root.iterations + int(straddle.any()) + narrowing, root.max_abs_residual,
+            2.0 * root.max_bracket_width, root.converged)
+    return 2.0 * (t - side), info
+
+
+def _narrow(residual, side: np.ndarray, half_lo: np.ndarray, half_hi: np.ndarray) -> tuple:
+    """Bracket of |τ/2| as (near, far), narrowed to a factor 2**10 by bisecting its binary exponent, and the
+    evaluations this took: where the scores span up to 1e308, F is flat over most of the bracket, and
+    the root finder's midpoints would take a step for each of its up to 2000 halvings."""
+    near = np.where(side > 0, half_lo, -half_hi)
+    far = np.where(side > 0, half_hi, -half_lo)
+    evaluations = 0
+    while (wide := far > 1024.0 * np.maximum(near, 1.0)).any():
+        mid = np.sqrt(np.maximum(near[wide], 1.0)) * np.sqrt(far[wide])  # overflow-free geometric mean
+        beyond = (residual(side[wide] * mid, wide)[0] > 0) == (side[wide] > 0)
+        near[wide], far[wide] = np.where(beyond, mid, near[wide]), np.where(beyond, far[wide], mid)
+        evaluations += 1
+    return near, far, evaluations
+
+
+def _excesses(excess: np.ndarray, deficit: np.ndarray, s: float, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S − s and (m − s) − C, equal in exact arithmetic. Near the root both become the one computed from the
+    smaller sum (S if s ≤ m − s), whose rounding is finer: F is then a monotone function of one rounded number,
+    0 or at least its resolution, and two independent roundings cannot leave it a tiny residue of one sign over a
+    run of floats (Newton would stall there and the bracket would close one float at a time)."""
+    finer = np.where(s <= m - s, excess, deficit)
+    near = np.abs(finer) <= 0.5 * np.minimum(s, m - s)
+    return np.where(near, finer, excess), np.where(near, finer, deficit)
+
+
+def _finite_extreme(z: np.ndarray, finite: np.ndarray, reduce) -> np.ndarray:
+    """``reduce`` (np.max or np.min) of the finite entries of each row."""
+    return reduce(np.where(finite, z, -np.inf if reduce is np.max else np.inf), axis=1)
+
+
+def _entropic_bracket(z: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Halves lo/2 ≤ hi/2 of the bracket of each row, F(lo) ≥ 0 ≥ F(hi) (see :func:`capped_entropic_rows`), widened."""
+    z_max, z_min = _finite_extreme(z, finite, np.max), _finite_extreme(z, finite, np.min)
+    lse = z_max + np.log(np.where(finite, np.exp(z - z_max[:, None]), 0.0).sum(axis=1))
+    lse_neg = -z_min + np.log(np.where(finite, np.exp(z_min[:, None] - z), 0.0).sum(axis=1))
+    hi = np.minimum(z_max - logit(s / m), lse - math.log(s))
+    lo = np.maximum(z_min - logit(s / m), np.log(m - s) - lse_neg)
+    if s < 1:
+        lo = np.maximum(lo, z_max - logit(s))
+    # the two LSE ends, tightened: σ(u) ≥ e^u / (1 + e^{u_max}), and its mirror image
+    top, bottom = s * np.exp(z_max - lse), (m - s) * np.exp(-z_min - lse_neg)
+    lo = np.maximum(lo, np.where(top < 1, lse - math.log(s) + np.log1p(-top), -np.inf))
+    hi = np.minimum(hi, np.where(bottom < 1, np.log(m - s) - lse_neg - np.log1p(-bottom), np.inf))
+    half_lo, half_hi = lo / 2, np.maximum(hi, lo) / 2  # halves: the width itself may overflow
+    pad = 2.0**-20 * (1.0 + (half_hi - half_lo))
+    return half_lo - pad, half_hi + pad
 
 
 def _validated(x, s, axis: int) -> tuple[np.ndarray, tuple[int, ...], int, float]:
@@ -174,6 +261,8 @@ def _validated(x, s, axis: int) -> tuple[np.ndarray, tuple[int, ...], int, float
     k = rows.shape[1]
     if s > k:
         raise ValueError(f"s must satisfy 0 < s <= k = {k} (the length of x along axis {axis}), got s = {s}")
+    if s <= 1 or rows.min() > -np.inf:  # m ≥ 1 (no row is all -inf), or m = k
+        return rows, moved_shape, axis, s
     n_finite = np.isfinite(rows).sum(axis=1)
     if (n_finite < s).any():
         raise ValueError(
@@ -183,23 +272,32 @@ def _validated(x, s, axis: int) -> tuple[np.ndarray, tuple[int, ...], int, float
     return rows, moved_shape, axis, s
 
 
-def solve_capped_simplex(x, s, *, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def solve_capped_simplex(x, s, *, axis: int = -1, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Validated :func:`projection_capped_simplex` that also returns the free set (bool, shape of x)."""
+    kernel = _backend.select(projection_capped_simplex_rows, backend)
     rows, moved_shape, axis, s = _validated(x, s, axis)
     out = np.empty_like(rows)
     free = np.empty(rows.shape, dtype=np.uint8)
-    projection_capped_simplex_rows(rows, s, out, free)
-    return from_rows(out, moved_shape, axis), from_rows(free.astype(bool), moved_shape, axis)
+    kernel(rows, s, out, free)
+    return from_rows(out, moved_shape, axis), from_rows(free.view(bool), moved_shape, axis)
 
 
-def solve_capped_simplex_entropic(x, s, *, axis: int = -1, max_iter: int = 200):
-    """Validated :func:`capped_entropic_margins`: ``(u, info, dtype)``, u float64 of the shape of x, x's dtype."""
+def solve_capped_simplex_entropic(
+    x, s, *, axis: int = -1, max_iter: int = 200, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, RootInfo]:
+    """Validated :func:`capped_simplex_entropic`: ``(y, u, info)``, y of x's dtype, margins u float64, both of
+    the shape of x; a ``ConvergenceWarning`` if the root finding ran out of budget."""
+    kernel = _backend.select(capped_entropic_rows, backend)
+    max_iter = check_positive_int(max_iter, "max_iter")
     rows, moved_shape, axis, s = _validated(x, s, axis)
-    u, info = capped_entropic_margins(rows, s, max_iter=max_iter)
-    return from_rows(u, moved_shape, axis), info, rows.dtype
+    out = np.empty_like(rows)
+    margins = np.empty(rows.shape, dtype=np.float64)
+    info = RootInfo(*kernel(rows, s, out, margins, max_iter))
+    warn_if_unconverged(info, "capped simplex threshold search", stacklevel=4)
+    return from_rows(out, moved_shape, axis), from_rows(margins, moved_shape, axis), info
 
 
-def projection_capped_simplex(x, s: float, *, axis: int = -1) -> np.ndarray:
+def projection_capped_simplex(x, s: float, *, axis: int = -1, backend: str = "auto") -> np.ndarray:
     r"""Euclidean projection onto the capped simplex :math:`C_s = \{y \in [0,1]^k : \sum_i y_i = s\}`.
 
     .. math::
@@ -208,9 +306,11 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1) -> np.ndarray:
         = \operatorname{clip}(x - \tau, 0, 1), \qquad \tau \text{ such that }
         \textstyle\sum_i \operatorname{clip}(x_i - \tau, 0, 1) = s,
 
-    with τ found exactly by a search over the 2k breakpoints :math:`x_i - 1, x_i` (see
-    :func:`projection_capped_simplex_rows`), O(k log k) per slice, in float64. For s = 1 it is sparsemax; it is
-    the regularized prediction of :math:`\tfrac12\|y\|^2` on :math:`C_s` (a "soft top-s").
+    with τ found exactly among the 2k breakpoints :math:`x_i - 1, x_i`, in float64: by sorting them
+    (``backend="numpy"``, O(k log k) per slice, see :func:`projection_capped_simplex_rows`) or by the compiled
+    twin's Newton search over them (``backend="ext"``, expected O(k), no sort), which finds the same breakpoints.
+    For s = 1 it is sparsemax; it is the regularized prediction of :math:`\tfrac12\|y\|^2` on :math:`C_s`
+    (a "soft top-s").
 
     Parameters
     ----------
@@ -222,6 +322,9 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1) -> np.ndarray:
         0 < s ≤ k (``ValueError`` otherwise, ``TypeError`` if not a real number). With exactly s finite scores
         the result is their indicator.
     axis : int, default -1
+    backend : {"auto", "numpy", "ext"}
+        "numpy" runs the sort-based reference, "ext" the compiled sort-free twin (``refefl_ext``), "auto" the
+        latter when it is built.
 
     Returns
     -------
@@ -232,12 +335,16 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1) -> np.ndarray:
     References
     ----------
     Wang, Lu (2015), "Projection onto the capped simplex", arXiv:1503.01002; Blondel, Martins, Niculae (2020),
-    "Learning with Fenchel-Young Losses", JMLR 21 (regularized predictions over polytopes).
+    "Learning with Fenchel-Young Losses", JMLR 21 (regularized predictions over polytopes); Cominetti,
+    Mascarenhas, Silva (2014), "A Newton's method for the continuous quadratic knapsack problem", Math. Prog.
+    Comp. 6 (the Newton search of the compiled twin).
     """
-    return solve_capped_simplex(x, s, axis=axis)[0]
+    return solve_capped_simplex(x, s, axis=axis, backend=backend)[0]
 
 
-def capped_simplex_entropic(x, s: float, *, axis: int = -1, max_iter: int = 200, return_info: bool = False):
+def capped_simplex_entropic(
+    x, s: float, *, axis: int = -1, max_iter: int = 200, return_info: bool = False, backend: str = "auto"
+):
     r"""Entropic map onto the capped simplex: the regularized prediction of the binary negentropy on :math:`C_s`.
 
     .. math::
@@ -247,7 +354,8 @@ def capped_simplex_entropic(x, s: float, *, axis: int = -1, max_iter: int = 200,
         = \sigma(x - \tau), \qquad \tau \text{ such that } \textstyle\sum_i \sigma(x_i - \tau) = s,
 
     with σ the logistic sigmoid and τ found to machine precision by safeguarded Newton/bisection (see
-    :func:`capped_entropic_margins`). For s = 1 this is *not* softmax: the binary negentropy restricted to the
+    :func:`capped_entropic_rows`; the compiled twin runs the same search with one exponential per score in
+    all). For s = 1 this is *not* softmax: the binary negentropy restricted to the
     simplex is the Shannon negentropy plus :math:`\sum_i (1 - y_i)\log(1 - y_i)`; with k = 2,
     :math:`\hat y_1 = \sigma((x_1 - x_2)/2)`.
 
@@ -259,9 +367,12 @@ def capped_simplex_entropic(x, s: float, *, axis: int = -1, max_iter: int = 200,
         0 < s ≤ k.
     axis : int, default -1
     max_iter : int, default 200
-        Budget of the root finding; a ``ConvergenceWarning`` is raised if it runs out.
+        Budget of the root finding (a positive integer); a ``ConvergenceWarning`` is raised if it runs out.
     return_info : bool, default False
         Also return the :class:`~refefl.projections._root_finding.RootInfo` of the root finding.
+    backend : {"auto", "numpy", "ext"}
+        "numpy" runs the NumPy reference, "ext" the compiled twin (``refefl_ext``), "auto" the latter when it is
+        built; they agree to rounding.
 
     Returns
     -------
@@ -275,6 +386,5 @@ def capped_simplex_entropic(x, s: float, *, axis: int = -1, max_iter: int = 200,
     :math:`\sigma(x + \nu)` with :math:`\sum \sigma = k`); Blondel, Martins, Niculae (2020), "Learning with
     Fenchel-Young Losses", JMLR 21.
     """
-    u, info, dtype = solve_capped_simplex_entropic(x, s, axis=axis, max_iter=max_iter)
-    y = expit(u).astype(dtype, copy=False)
+    y, _, info = solve_capped_simplex_entropic(x, s, axis=axis, max_iter=max_iter, backend=backend)
     return (y, info) if return_info else y

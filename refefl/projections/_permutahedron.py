@@ -20,8 +20,10 @@ B it returns :math:`v_B = \operatorname{mean}_B(s - w)` or :math:`\log\sum_B e^{
     \mu_i = (z_i - \bar z_B) + \bar w_B \quad (Q), \qquad
     \mu_i = \frac{e^{z_i}}{\sum_{j\in B} e^{z_j}} \sum_{j \in B} w_j \quad (E), \qquad i \in B.
 
-This module evaluates these block formulas from deviations to each block's first element (exact for ties and
-for singletons, which return w_i itself), with the blocks given by the PAV kernel. By the KKT conditions of PAV
+The row kernel :func:`~refefl.projections._permutahedron_kernels.projection_permutahedron_rows` (compiled in
+``refefl_ext``) does all of it after one sort: gather, PAV, these block formulas evaluated from deviations to each
+block's first element (exact for ties and for singletons, which return w_i itself), scatter back; the sort is one
+``np.sort`` of packed keys (see that module). By the KKT conditions of PAV
 a block's first element has a value ≤ v_B ≤ its last's, so :math:`z_f - z_l \le w_f - w_l` (ℓ for E): gaps of z
 wider than the spread of w never lie inside a block, and are capped before PAV, which keeps every input finite
 whatever the strength. Inputs are computed in float64 and returned in their own dtype (float32 stays float32).
@@ -36,156 +38,109 @@ Prop. 3 (reduction to isotonic regression) and Lemma 1 / §5 (Jacobians).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from refefl import _backend
 from refefl._validation import as_float_array, as_rows, check_axis, check_finite, check_positive, check_same_shape
 from refefl._validation import common_float_dtype, from_rows
-from refefl.projections._isotonic import isotonic_kl, isotonic_l2
+from refefl.projections._permutahedron_kernels import Blocks, descending_order, projection_permutahedron_rows
 
 _REGULARIZATIONS = ("l2", "kl")
 _DIRECTIONS = ("ascending", "descending")
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    """PAV blocks of a batch, flattened row-major: first flat index of each block and each element's block."""
-
-    starts: np.ndarray
-    sizes: np.ndarray
-    ids: np.ndarray
-
-    def sums(self, x: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(x, self.starts)
-
-    def deviations(self, x: np.ndarray) -> np.ndarray:
-        """x minus the first (largest, for sorted rows) element of its block."""
-        return x - x[self.starts][self.ids]
-
-
-@dataclass(frozen=True)
-class _SortedSolution:
-    """P_Ψ(z, w) in sorted coordinates: ``out`` is μ (Q) or log μ (E); p, q weight the JVP within blocks."""
+class _Solution:
+    """P_Ψ(x/ε, w) on rows x from :func:`projection_permutahedron_rows`: μ (Q) or log μ (E) in x's order."""
 
     out: np.ndarray
-    blocks: _Blocks
-    p: np.ndarray
-    q: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    n_blocks: np.ndarray
+    ws: np.ndarray
     eps: float
+    kl: bool
 
-    def jvp(self, dx: np.ndarray | None = None, dw: np.ndarray | None = None) -> np.ndarray:
-        """Tangent of ``out`` for tangents dx of x (z = x/ε) and dw of w (of ℓ for E), all sorted."""
-        b, t = self.blocks, np.zeros(self.out.size)
+    def jvp(self, dx: np.ndarray | None = None, dws: np.ndarray | None = None) -> np.ndarray:
+        """Tangent of ``out`` (x's order) for tangents dx of x and dws of ws (sorted like ws; of ℓ for E).
+
+        In sorted coordinates it is (dx − P dx)/ε + Q dws, where P and Q average over each PAV block with weights
+        1/|B| (Q) or softmax(log μ_B), softmax(ℓ_B) (E): the Jacobian of the block formulas, blocks held fixed.
+        """
+        m, n = self.order.shape
+        blocks, t = Blocks.from_starts(self.starts, self.n_blocks), np.zeros(m * n)
+        uniform = 1.0 / blocks.sizes[blocks.ids]
         if dx is not None:
-            dx = dx.ravel()
-            t += (dx - b.sums(self.p * dx)[b.ids]) / self.eps
-        if dw is not None:
-            t += b.sums(self.q * dw.ravel())[b.ids]
-        return t.reshape(self.out.shape)
+            dx = np.take_along_axis(dx, self.order, axis=1).ravel()
+            p = blocks.softmax(np.take_along_axis(self.out, self.order, axis=1)) if self.kl else uniform
+            t += (dx - blocks.sums(p * dx)[blocks.ids]) / self.eps
+        if dws is not None:
+            ws = np.broadcast_to(self.ws, (m, n))
+            q = blocks.softmax(ws) if self.kl else uniform
+            t += blocks.sums(q * np.broadcast_to(dws, (m, n)).ravel())[blocks.ids]
+        out = np.empty((m, n))
+        np.put_along_axis(out, self.order, t.reshape(m, n), axis=1)
+        return out
 
 
-def _pav_blocks(x: np.ndarray, w: np.ndarray, eps: float, kl: bool, backend: str) -> _Blocks:
-    # gaps of z = x/ε wider than 2·spread(w) + 1 never lie inside a block (see the module docstring)
-    m, n = x.shape
-    cap = 2 * (w[:, :1] - w[:, -1:]) + 1
-    with np.errstate(over="ignore"):
-        gaps = np.minimum((x[:, :-1] - x[:, 1:]) / eps, cap)
-    z = -np.concatenate([np.zeros((m, 1)), np.cumsum(gaps, axis=1)], axis=1)
-    s, aux = (z, w) if kl else (z - w, np.empty((m, 0)))
-    starts, n_blocks = np.empty((m, n + 1), dtype=np.intp), np.empty(m, dtype=np.intp)
-    kernel = _backend.select(isotonic_kl if kl else isotonic_l2, backend)
-    kernel(s, aux, np.empty_like(s), starts, n_blocks, False)
-    flat = (starts + n * np.arange(m)[:, None])[np.arange(n + 1) < n_blocks[:, None]]
-    sizes = np.diff(np.append(flat, m * n))
-    return _Blocks(flat, sizes, np.repeat(np.arange(flat.size), sizes))
+def _solve(x: np.ndarray, ws: np.ndarray, eps: float, kl: bool, backend: str, order=None) -> _Solution:
+    """P_Ψ(x/ε, w) for C rows x (float32 or float64) and float64 rows ws (1 or m, n) sorted decreasingly."""
+    order = descending_order(x, eps > 0, backend) if order is None else order
+    out, n_blocks = np.empty_like(x), np.empty(x.shape[0], dtype=np.intp)
+    starts = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.intp)
+    kernel = _backend.select(projection_permutahedron_rows, backend)
+    kernel(x, order, ws, eps, kl, out, starts, n_blocks)
+    return _Solution(out, order, starts, n_blocks, ws, eps, kl)
 
 
-def _block_softmax(dev: np.ndarray, blocks: _Blocks) -> tuple[np.ndarray, np.ndarray]:
-    """Within-block softmax of ``dev`` (≤ 0, 0 at each block's first element) and its log-normalizer."""
-    e = np.exp(dev)
-    total = blocks.sums(e)[blocks.ids]
-    return e / total, np.log(total)
+def _mu(sol: _Solution, v) -> np.ndarray:
+    """μ of a solution (its forward output), or the tangent of μ along v (a tangent of x) when v is given."""
+    if v is None:
+        return np.exp(sol.out, out=sol.out) if sol.kl else sol.out
+    t = sol.jvp(v)
+    return np.exp(sol.out) * t if sol.kl else t
 
 
-def _solve_sorted(x, w, eps: float, kl: bool, backend: str) -> _SortedSolution:
-    """P_Ψ(x/ε, w) for float64 rows x, w of shape (m, n) sorted decreasingly; for E, w holds ℓ = log w."""
-    blocks = _pav_blocks(x, w, eps, kl, backend)
-    d = blocks.deviations(x.ravel()) / eps
-    dw = blocks.deviations(w.ravel())
-    w_first = w.ravel()[blocks.starts][blocks.ids]
-    if kl:
-        p, lse_d = _block_softmax(d, blocks)
-        q, lse_w = _block_softmax(dw, blocks)
-        out = d - lse_d + w_first + lse_w
-    else:
-        p = q = 1.0 / blocks.sizes[blocks.ids]
-        out = d - blocks.sums(d * p)[blocks.ids] + w_first + blocks.sums(dw * p)[blocks.ids]
-    return _SortedSolution(out.reshape(x.shape), blocks, p, q, eps)
+@functools.lru_cache(maxsize=2)
+def _decreasing_ranks(n: int, log: bool) -> np.ndarray:
+    # cached: soft ranks of one length are asked for again and again, and log ρ costs as much as the PAV
+    rho = np.arange(n, 0, -1, dtype=np.float64)[None, :]
+    rho = np.log(rho) if log else rho
+    rho.setflags(write=False)
+    return rho
 
 
-def _sort_desc(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # tied entries always share a PAV block and get equal outputs, so their order is irrelevant (no stable sort)
-    order = np.argsort(-x, axis=1)
-    return order, np.take_along_axis(x, order, axis=1)
+# -- the three maps on C rows: each returns its output, or its JVP along v when v is given ----------------------
+def _projection_rows(z, v, w_rows, v_w, kl: bool, backend: str) -> np.ndarray:
+    w_order = np.argsort(-w_rows, axis=1)
+    ws = np.take_along_axis(w_rows, w_order, axis=1)
+    sol = _solve(z, np.log(ws) if kl else ws, 1.0, kl, backend)
+    if v is None or v_w is None:
+        return _mu(sol, v)
+    dws = np.take_along_axis(v_w, np.broadcast_to(w_order, v_w.shape), axis=1) / (ws if kl else 1.0)
+    t = sol.jvp(v, dws)
+    return np.exp(sol.out) * t if kl else t
 
 
-def _unsort(x: np.ndarray, order: np.ndarray) -> np.ndarray:
-    out = np.empty_like(x)
-    np.put_along_axis(out, order, x, axis=1)
-    return out
+def _rank_rows(theta, v, strength: float, kl: bool, descending: bool, backend: str) -> np.ndarray:
+    eps = -strength if descending else strength
+    return _mu(_solve(theta, _decreasing_ranks(theta.shape[1], kl), eps, kl, backend), v)
 
 
-def _decreasing_ranks(m: int, n: int) -> np.ndarray:
-    return np.broadcast_to(np.arange(n, 0, -1, dtype=np.float64), (m, n))
-
-
-# -- the three maps on float64 rows: each returns its output and its JVP -----------------------------------------
-Rows = tuple[np.ndarray, Callable[..., np.ndarray]]
-
-
-def _project_unsorted(z, ws, eps: float, kl: bool, backend: str) -> Rows:
-    """P_Ψ(z/ε, w) for rows z in any order and ws sorted decreasingly (ℓ = log w for E), in z's order."""
-    order, x = _sort_desc(z)
-    sol = _solve_sorted(x, ws, eps, kl, backend)
-    mu = np.exp(sol.out) if kl else sol.out
-
-    def jvp(v, dws=None):
-        t = sol.jvp(np.take_along_axis(v, order, axis=1), dws)
-        return _unsort(mu * t if kl else t, order)
-
-    return _unsort(mu, order), jvp
-
-
-def _projection_rows(z, w, kl: bool, backend: str) -> Rows:
-    w_order, ws = _sort_desc(w)
-    out, jvp = _project_unsorted(z, np.log(ws) if kl else ws, 1.0, kl, backend)
-
-    def jvp_zw(v, v_w=None):
-        dws = None if v_w is None else np.take_along_axis(v_w, w_order, axis=1) / (ws if kl else 1.0)
-        return jvp(v, dws)
-
-    return out, jvp_zw
-
-
-def _rank_rows(theta, strength: float, kl: bool, descending: bool, backend: str) -> Rows:
-    sign = -1.0 if descending else 1.0
-    rho = _decreasing_ranks(*theta.shape)
-    out, jvp = _project_unsorted(sign * theta, np.log(rho) if kl else rho, strength, kl, backend)
-    return out, lambda v: jvp(sign * v)
-
-
-def _sort_rows(theta, strength: float, kl: bool, descending: bool, backend: str) -> Rows:
-    order, ws = _sort_desc(theta)
-    sol = _solve_sorted(_decreasing_ranks(*theta.shape), ws, strength, kl, backend)
-    flip = slice(None) if descending else slice(None, None, -1)
-
-    def jvp(v):
-        return sol.jvp(dw=np.take_along_axis(v, order, axis=1))[:, flip]
-
-    return sol.out[:, flip], jvp
+def _sort_rows(theta, v, strength: float, kl: bool, descending: bool, backend: str) -> np.ndarray:
+    m, n = theta.shape
+    ws = np.ascontiguousarray(np.sort(theta, axis=1)[:, ::-1], dtype=np.float64)
+    rho = np.broadcast_to(_decreasing_ranks(n, False), (m, n)).copy()
+    identity = np.broadcast_to(np.arange(n, dtype=np.intp), (m, n)).copy()  # ρ is sorted already
+    sol = _solve(rho, ws, strength, kl, backend, order=identity)
+    if v is None:
+        out = sol.out
+    else:  # ties in theta may go either way: the sort is not differentiable there
+        out = sol.jvp(dws=np.take_along_axis(v, np.argsort(-theta, axis=1), axis=1))
+    return out if descending else out[:, ::-1]
 
 
 # -- validation and batching ---------------------------------------------------------------------------------
@@ -208,19 +163,17 @@ def _tangent(v, x: np.ndarray, name: str = "v") -> np.ndarray:
 
 
 def _run(rows_fn, x: np.ndarray, axis: int, dtype, v=None) -> np.ndarray:
-    """Apply ``rows_fn`` to x as float64 rows along ``axis``: its output, or its JVP along v (shape of x)."""
-    rows, moved_shape = as_rows(x, axis, dtype=np.float64)
-    out, jvp = rows_fn(rows)
-    if v is not None:
-        out = jvp(as_rows(v, axis, dtype=np.float64)[0])
+    """Apply ``rows_fn(rows, v_rows)`` to x as C rows of ``dtype`` along ``axis`` (v, if given, in float64)."""
+    rows, moved_shape = as_rows(x, axis, dtype=dtype)
+    out = rows_fn(rows, None if v is None else as_rows(v, axis, dtype=np.float64)[0])
     return from_rows(out.astype(dtype, copy=False), moved_shape, axis)
 
 
 def _weight_rows(w, z: np.ndarray, axis: int, name: str) -> np.ndarray:
-    """w of shape (n,) (shared by every row) or of the shape of z, as float64 rows aligned with z's."""
+    """w of shape (n,) (one row, shared by every row of z) or of the shape of z (as float64 rows aligned with z's)."""
     n = z.shape[axis]
     if w.shape == (n,):
-        return np.broadcast_to(w.astype(np.float64), (z.size // n, n))
+        return w.astype(np.float64)[None, :]
     if w.shape != z.shape:
         raise ValueError(f"{name} must have shape ({n},) or the shape of z {z.shape}, got {w.shape}")
     return as_rows(w, axis, dtype=np.float64)[0]
@@ -237,11 +190,7 @@ def _projection(z, w, v, v_w, regularization, axis, backend) -> np.ndarray:
         v = _tangent(v, z)
     if v_w is not None:
         v_w = _weight_rows(_tangent(v_w, w, "v_w"), z, axis, "v_w")
-
-    def rows_fn(rows):
-        out, jvp = _projection_rows(rows, w_rows, kl, backend)
-        return out, lambda v_rows: jvp(v_rows, v_w)
-
+    rows_fn = lambda rows, v_rows: _projection_rows(rows, v_rows, w_rows, v_w, kl, backend)  # noqa: E731
     return _run(rows_fn, z, axis, common_float_dtype(z, w), v)
 
 
@@ -252,7 +201,7 @@ def _soft(rows_impl, theta, v, strength, regularization, direction, axis, backen
     theta = _as_finite(theta, "theta")
     axis = check_axis(theta, axis, "theta")
     v = None if v is None else _tangent(v, theta)
-    rows_fn = lambda rows: rows_impl(rows, strength, kl, descending, backend)  # noqa: E731
+    rows_fn = lambda rows, v_rows: rows_impl(rows, v_rows, strength, kl, descending, backend)  # noqa: E731
     return _run(rows_fn, theta, axis, theta.dtype, v)
 
 
@@ -280,7 +229,7 @@ def projection_permutahedron(
         Ψ = Q (Euclidean projection) or Ψ = E (entropic; the output is then strictly positive).
     axis : int, default -1
     backend : {"auto", "numpy", "ext"}
-        Which PAV kernel runs.
+        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
 
     Returns
     -------
@@ -356,7 +305,7 @@ def soft_rank(
     direction : {"ascending", "descending"}, default "ascending"
     axis : int, default -1
     backend : {"auto", "numpy", "ext"}
-        Which PAV kernel runs.
+        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
 
     Returns
     -------
@@ -416,7 +365,7 @@ def soft_sort(
     direction : {"ascending", "descending"}, default "ascending"
     axis : int, default -1
     backend : {"auto", "numpy", "ext"}
-        Which PAV kernel runs.
+        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
 
     Returns
     -------

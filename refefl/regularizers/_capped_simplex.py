@@ -8,7 +8,6 @@ the root finding; nothing is re-detected with a tolerance. The set, s and the ``
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from refefl._validation import check_positive
 from refefl.projections._capped_simplex import solve_capped_simplex, solve_capped_simplex_entropic
@@ -109,8 +108,8 @@ class CappedEntropy(_CappedSimplexRegularizer):
         return binary_negentropy(y)
 
     def _predict(self, theta: np.ndarray) -> np.ndarray:
-        return expit(solve_capped_simplex_entropic(theta, self.s)[0]).astype(theta.dtype, copy=False)
+        return solve_capped_simplex_entropic(theta, self.s)[0]
 
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        margins = solve_capped_simplex_entropic(theta, self.s)[0]
+        margins = solve_capped_simplex_entropic(theta, self.s)[1]
         return _jvp_weighted(sigmoid_curvature(margins), v.astype(np.float64)).astype(theta.dtype, copy=False)

@@ -1,0 +1,164 @@
+"""One GDA iteration of refefl.gda against the matrix products it cannot avoid: ``python -m benchmarks.bench_gda``.
+
+Per case (d, N data, M = 2N walkers, n = 64 neurons) it first checks that the timed iteration is the GDA (the loop
+equals the composition of the public step functions, and the floor's products equal the energy's
+pre-activations), then times, interleaved call by call so both see the same machine load:
+
+- the floor: the unavoidable products data·neuronsᵀ (N×d·d×n) and walkers·neuronsᵀ (M×d·d×n);
+- every matrix product one iteration performs (3 forward, 3 backward), for reference;
+- one iteration: restart check, Langevin step with antithetic noise, witness, neuron and mass steps.
+
+It writes ``benchmarks/results/gda_iteration.csv`` and ``.md`` (median, min–max, ratio to the floor; target: one
+iteration ≤ 2× the floor). ``--quick`` runs the smallest case with fewer repeats. On a shared machine run it with
+``OPENBLAS_NUM_THREADS=1``: threaded BLAS on busy cores makes the medians swing by 10× (the thread setting is
+stamped in the Markdown).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._harness import Timing
+from benchmarks._report import stamp, write_csv
+from refefl import gda
+from refefl.gda._training import _Walkers
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CASES = ((3, 1000), (3, 10000), (15, 10000))
+N_NEURONS, TARGET = 64, 2.0
+
+
+def make_case(dim: int, n_data: int, seed: int = 0):
+    """Teacher data, a student, and the GDA's walker oracle after 50 iterations (walkers off the data)."""
+    rng = np.random.default_rng(seed)
+    data = gda.sample_gibbs(gda.paper_teacher(dim), n_data, rng)
+    config = gda.GDAConfig()
+    result = gda.train_gda(data, gda.ReLUEnergy.random(N_NEURONS, dim, rng, sign=-1.0), n_iter=50, rng=seed,
+                           config=config)
+    oracle = _Walkers(data, config, np.random.default_rng(seed))
+    oracle.walkers = result.walkers
+    return data, result.energy, oracle, config
+
+
+def check_case(data, energy, oracle, config) -> None:
+    """Stop unless the floor computes the pre-activations and the timed loop is the composition of the steps."""
+    if not np.allclose(floor_products(data, oracle.walkers, energy)[0], energy.preactivations(data)):
+        raise SystemExit("floor products disagree with ReLUEnergy.preactivations")
+    result = gda.train_gda(data, energy, n_iter=2, rng=1, config=config)
+    rng, (_, step_z, step_w) = np.random.default_rng(1), config.steps(energy.dim)
+    reference, walkers = energy, gda.restart_walkers(data)
+    for _ in range(2):
+        walkers = gda.particle_step(walkers, reference, config.step_x, gda.antithetic_noise(rng, *data.shape))
+        reference = gda.neuron_step(reference, gda.witness_gradient(reference, data, walkers), step_z=step_z,
+                                    step_w=step_w, beta=config.beta)
+    if not (np.allclose(result.walkers, walkers) and np.allclose(result.energy.masses, reference.masses)):
+        raise SystemExit("the GDA loop disagrees with the composition of its public step functions")
+
+
+def floor_products(data, walkers, energy):
+    """The unavoidable products: pre-activations of the data and of the walkers."""
+    z_t = energy.directions.T
+    return data @ z_t, walkers @ z_t
+
+
+def all_products(data, walkers, energy):
+    """Every matrix product of one iteration, patterns precomputed: 3 forward (data, walkers before and after
+    the Langevin step) and 3 backward (Langevin gradient, the two moments of the witness)."""
+    z, dtype = energy.directions, data.dtype
+    active_x, active_y = (data @ z.T > 0).astype(dtype), (walkers @ z.T > 0).astype(dtype)
+    weighted_z = energy.output_weights[:, None] * z
+
+    def products():
+        return (data @ z.T, walkers @ z.T, walkers @ z.T, active_y @ weighted_z, active_x.T @ data,
+                active_y.T @ walkers)
+
+    return products
+
+
+def one_iteration(energy, oracle, config):
+    """One GDA iteration exactly as :func:`refefl.gda.train_gda` runs it (persistent walkers, t > 0)."""
+    _, step_z, step_w = config.steps(energy.dim)
+    return gda.descend(energy, lambda t, e: oracle(t + 1, e), n_iter=1, step_z=step_z, step_w=step_w,
+                       beta=config.beta)
+
+
+def interleaved(funcs: dict, repeats: int) -> dict[str, Timing]:
+    """Median, min and max seconds of each function, calling them in turn so they share the machine's load."""
+    for func in funcs.values():
+        func()  # warm-up
+    samples = {name: [] for name in funcs}
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, func in funcs.items():
+                start = time.perf_counter()
+                func()
+                samples[name].append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return {name: Timing(float(np.median(s)), float(np.min(s)), float(np.max(s)), repeats)
+            for name, s in samples.items()}
+
+
+def measure(dim: int, n_data: int, repeats: int) -> list[dict]:
+    data, energy, oracle, config = make_case(dim, n_data)
+    check_case(data, energy, oracle, config)
+    timings = interleaved({
+        "floor: data·Zᵀ + walkers·Zᵀ": lambda: floor_products(data, oracle.walkers, energy),
+        "all products of an iteration": all_products(data, oracle.walkers, energy),
+        "one GDA iteration": lambda: one_iteration(energy, oracle, config),
+    }, repeats)
+    floor = timings["floor: data·Zᵀ + walkers·Zᵀ"].median
+    return [{"d": dim, "N": n_data, "M": 2 * n_data, "n": N_NEURONS, "what": name, "median_s": t.median,
+             "min_s": t.low, "max_s": t.high, "repeats": t.repeats, "ratio_to_floor": t.median / floor}
+            for name, t in timings.items()]
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} µs"
+
+
+def write_markdown(path: Path, rows: list[dict]) -> None:
+    import scipy
+
+    lines = ["# One GDA iteration vs the unavoidable matrix products", "",
+             stamp({"numpy": np.__version__, "scipy": scipy.__version__}),
+             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", "",
+             "| d | N | M | n | what | median | min–max | × floor |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['d']} | {r['N']} | {r['M']} | {r['n']} | {r['what']} | {_fmt(r['median_s'])} | "
+                     f"{_fmt(r['min_s'])}–{_fmt(r['max_s'])} | {r['ratio_to_floor']:.3g} |")
+    lines += ["", f"Target: one GDA iteration ≤ {TARGET:g}× the floor.", ""]
+    for r in rows:
+        if r["what"] == "one GDA iteration":
+            met = "met" if r["ratio_to_floor"] <= TARGET else "missed"
+            lines.append(f"- d = {r['d']}, N = {r['N']}: {r['ratio_to_floor']:.2f}× ({met})")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smallest case, 30 repeats")
+    parser.add_argument("--repeats", type=int, default=100, help="interleaved repeats (default %(default)s)")
+    args = parser.parse_args(argv)
+    cases, repeats = (CASES[:1], 30) if args.quick else (CASES, args.repeats)
+    rows = []
+    for dim, n_data in cases:
+        rows += measure(dim, n_data, repeats)
+        for r in rows[-3:]:
+            print(f"d={dim:2d} N={n_data:6d}  {r['what']:<30} {_fmt(r['median_s']):>10}  "
+                  f"[{_fmt(r['min_s'])}–{_fmt(r['max_s'])}]  {r['ratio_to_floor']:.2f}× floor", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    write_csv(RESULTS / "gda_iteration.csv", rows)
+    write_markdown(RESULTS / "gda_iteration.md", rows)
+    print(f"written {RESULTS / 'gda_iteration.csv'} and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""Estimators with a scikit-learn-style API (``fit``, ``predict``, ``decision_function``, ``score``,
+``get_params`` / ``set_params``), built on refefl's losses and networks without importing scikit-learn.
+
+- :class:`EnergyMultilabelClassifier`: a network feeding a unary, pairwise or MLP energy, trained with the
+  generalized Fenchel-Young loss (minibatch Adam, early stopping on a validation split);
+- :class:`BinaryRelevanceLogisticRegression`: independent L2 logistic regressions, the classic baseline;
+- the multilabel metrics :func:`hamming_accuracy`, :func:`example_f1`, :func:`micro_f1`, :func:`macro_f1`;
+- :func:`clone`: an unfitted copy with the same hyperparameters.
+"""
+from refefl.estimators._energy_model import UnaryPlusMLPEnergy
+from refefl.estimators._metrics import METRICS, example_f1, hamming_accuracy, macro_f1, micro_f1
+from refefl.estimators._multilabel import BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
+from refefl.estimators._params import clone
+
+__all__ = [
+    "EnergyMultilabelClassifier",
+    "BinaryRelevanceLogisticRegression",
+    "UnaryPlusMLPEnergy",
+    "clone",
+    "METRICS",
+    "hamming_accuracy",
+    "example_f1",
+    "micro_f1",
+    "macro_f1",
+]
