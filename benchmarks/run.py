@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                f"Targets (issue 3), all dtypes:\n\n{targets}\n")
     (RESULTS / "summary.md").write_text(f"# Benchmark summary\n\n{summary}")
     print("\n" + summary)
-    if args.update_readme and not args.quick:
-        _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", summary)
+    if args.update_readme:
+        kind = "quick run (two target shapes, few repeats)" if args.quick else "full run"
+        _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", f"From a {kind}: {summary}")
     return 0
 
 
