@@ -60,6 +60,25 @@ def _huber(eigenvalues: np.ndarray, bound: float) -> float:
     return float(np.sum(top * eigenvalues - top * top / 2))
 
 
+def _dual_hessian(eigenvalues: np.ndarray, vectors: np.ndarray, bound: float) -> np.ndarray:
+    r"""Generalized Hessian of the dual of :func:`project_zero_diagonal_bounded`, ndarray of shape (k, k).
+
+    :math:`J_{lm} = \sum_{ij}\Omega_{ij} U_{li}U_{lj}U_{mi}U_{mj}` with the divided differences Ω of min(·, c):
+    1 between eigenvalues ≤ c (columns P of U), 0 between eigenvalues > c (columns Q), and
+    :math:`(\lambda_i - c)/(\lambda_i - \lambda_j)` across. Hence
+    :math:`J = (PP^\top)\circ(PP^\top) + 2\sum_{j} (q_j q_j^\top)\circ(P\,\operatorname{Diag}(\Omega_{\cdot j})P^\top)`,
+    O(k³ (1 + #{λ > c})) instead of the O(k⁴) of the four-index sum.
+    """
+    below = eigenvalues <= bound
+    p, q = vectors[:, below], vectors[:, ~below]
+    inner = p @ p.T
+    hessian = inner * inner
+    across = (eigenvalues[below, None] - bound) / (eigenvalues[below, None] - eigenvalues[None, ~below])
+    for j in range(q.shape[1]):
+        hessian += 2 * np.outer(q[:, j], q[:, j]) * ((p * across[:, j]) @ p.T)
+    return hessian
+
+
 def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1e-12,
                                   max_iter: int = 100) -> np.ndarray:
     r"""Frobenius projection of a symmetric matrix onto matrices with zero diagonal and eigenvalues at most c.
@@ -72,8 +91,7 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
 
     with :math:`\Pi_c` the clipping of the eigenvalues at c and g the Huber-like function of :func:`_huber`
     (the Lagrangian dual of the diagonal constraint). The dual is solved by semismooth Newton with Armijo
-    backtracking; its generalized Hessian is :math:`J_{lm} = \sum_{ij} \Omega_{ij} U_{li}U_{lj}U_{mi}U_{mj}`
-    with the divided differences :math:`\Omega_{ij}` of min(·, c) at the eigenvalues. The result's diagonal is
+    backtracking; its generalized Hessian is :func:`_dual_hessian`. The result's diagonal is
     then set to 0 and, if rounding left λ_max above c, it is shrunk by the factor c/λ_max.
 
     Parameters
@@ -103,14 +121,7 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
         residual = np.diag(x)
         if np.abs(residual).max() <= tol * max(1.0, bound):
             break
-        f = np.minimum(eigenvalues, bound)
-        gap = eigenvalues[:, None] - eigenvalues[None, :]
-        same = np.abs(gap) <= 1e-14 * (1 + np.abs(eigenvalues).max())
-        derivative = (eigenvalues <= bound).astype(float)
-        omega = np.where(same, derivative[:, None] * derivative[None, :],
-                         (f[:, None] - f[None, :]) / np.where(same, 1.0, gap))
-        products = vectors[:, :, None] * vectors[:, None, :]  # U_li U_lj
-        hessian = np.einsum("lij,ij,mij->lm", products, omega, products)
+        hessian = _dual_hessian(eigenvalues, vectors, bound)
         shift = min(1e-2, float(np.abs(residual).max()))  # keeps the Newton system regular (Qi & Sun, §5)
         step = -np.linalg.solve(hessian + shift * np.eye(len(y)), residual)
         value, slope, t = _huber(eigenvalues, bound), float(residual @ step), 1.0

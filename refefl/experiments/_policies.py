@@ -1,0 +1,433 @@
+r"""Behaviour-cloning policies for :mod:`refefl.experiments.imitation`: energy policies trained with the generalized
+Fenchel-Young loss, and mean-squared-error regression.
+
+Change of variables. Actions live in the box :math:`[-1, 1]^d`; refefl's box regularizers live on
+:math:`[0, 1]^d`. With :math:`a = 2u - 1` (:func:`to_action`) and :math:`u = (a + 1)/2` (:func:`to_unit`), the
+energy policy
+
+.. math::
+
+    a^\star(s) = \operatorname*{argmax}_{a \in [-1,1]^d} \Phi(a, s) - \Omega\big(\tfrac{a+1}{2}\big)
+    = 2\,\hat u(s) - 1, \qquad \hat u(s) = \operatorname*{argmax}_{u \in [0,1]^d} \tilde\Phi(u, s) - \Omega(u),
+    \quad \tilde\Phi(u, s) = \Phi(2u - 1, s),
+
+so an energy of u is an energy of a (every energy used here is affine in its first layer or quadratic in its
+input, classes closed under this affine map) and the loss :math:`L(s; u)` of the target u = (a + 1)/2 is the loss
+of a. With Ω the binary negentropy, :math:`\Omega((a+1)/2) = \sum_i \tfrac{1+a_i}2\log\tfrac{1+a_i}2 +
+\tfrac{1-a_i}2\log\tfrac{1-a_i}2` is symmetric with its minimum at a = 0, and for a bilinear energy
+:math:`\Phi(a, s) = \langle a, \theta(s)\rangle = \langle u, 2\theta\rangle - \langle 1, \theta\rangle` the policy
+is :math:`a^\star = 2\sigma(2\theta) - 1 = \tanh\theta`: the usual squashed output layer.
+
+Regularization strength: :math:`\operatorname{argmax}_u \Phi - \lambda\Omega = \operatorname{argmax}_u
+\Phi/\lambda - \Omega` and :math:`L^{\Phi}_{\lambda\Omega} = \lambda L^{\Phi/\lambda}_{\Omega}`, so λ is absorbed
+in the scale of Φ, which the networks learn (their initial scale is set by :class:`HeadNetwork`'s fixed factors).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import logsumexp, softmax
+
+from refefl._validation import as_float_array, check_finite, check_positive, check_positive_int
+from refefl.energies import Energy, LowRankConcave
+from refefl.losses import GeneralizedFenchelYoungLoss
+from refefl.maximizers import CoordinateAscent, Maximizer, MaximizerInfo, MirrorAscent, ProjectedGradientAscent
+from refefl.nn import MLP, Adam, tree_map
+from refefl.projections._root_finding import ConvergenceWarning
+from refefl.regularizers import regularizer
+
+
+def to_unit(a: np.ndarray) -> np.ndarray:
+    """u = (a + 1)/2: actions in [−1, 1]^d to the box [0, 1]^d of the regularizers."""
+    return (np.asarray(a) + 1) / 2
+
+
+def to_action(u: np.ndarray) -> np.ndarray:
+    """a = 2u − 1: the inverse of :func:`to_unit`."""
+    return 2 * np.asarray(u) - 1
+
+
+class MaxConcaveEnergy(Energy):
+    r"""The (soft) upper envelope of K concave quadratics: a multimodal energy whose pieces are strongly concave.
+
+    .. math::
+
+        \Phi(y, (\theta, V, b)) = \tau \log\sum_{k} e^{\Phi_k(y)/\tau}
+        \;\xrightarrow[\tau \to 0]{}\; \max_k \Phi_k(y), \qquad
+        \Phi_k(y) = \langle y, \theta_k\rangle - \tfrac12\|V_k^\top y\|^2 + b_k,
+
+        \nabla_y\Phi = \sum_k w_k\,(\theta_k - V_kV_k^\top y), \quad \nabla_{\theta_k}\Phi = w_k\, y, \quad
+        \nabla_{V_k}\Phi = -w_k\, y (V_k^\top y)^\top, \quad \nabla_{b_k}\Phi = w_k,
+
+    with :math:`w = \operatorname{softmax}(\Phi_\cdot(y)/\tau)`; at τ = 0, Φ is the maximum and w the indicator
+    of the top piece (Danskin; exact wherever it is unique). Each :math:`\Phi_k` is a
+    :class:`~refefl.energies.LowRankConcave` energy plus an offset, so :math:`\Phi_k - \Omega` is μ-strongly
+    concave (μ = 4 for the binary negentropy) and, at τ = 0, the regularized maximizer is the best of K unique,
+    exactly computable piece maximizers (:class:`ComponentwiseMaximizer`); for τ > 0,
+    :math:`\max_k \Phi_k \le \Phi \le \max_k \Phi_k + \tau\log K`. Unlike an unconstrained network energy, Φ
+    cannot cancel Ω (that would make F = Φ − Ω flat and every target a maximizer: zero loss everywhere); unlike a
+    concave energy, it can put maxima on two modes of the expert. A positive temperature spreads the gradient
+    over the pieces (annealing it to 0 avoids the winner-take-all trap of one piece covering two modes).
+
+    ``params`` is the tuple ``(theta, V, b)``: theta of shape (n_samples, K, n_labels), V of shape
+    (n_samples, K, n_labels, rank), b of shape (n_samples, K), one set per row (e.g. predicted from the state by a
+    network); their gradients are per row.
+
+    Parameters
+    ----------
+    n_components, n_labels, rank : int
+        K, d and r.
+    temperature : float, default 0.0
+        τ ≥ 0 (an attribute: a training schedule may change it).
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §4 (linear-concave energies, here one per piece) and Prop. 2 (Danskin's
+    gradient); Rose (1998), "Deterministic annealing for clustering, compression, classification, regression,
+    and related optimization problems", Proc. IEEE 86(11) (annealing a soft assignment).
+    """
+
+    def __init__(self, n_components: int, n_labels: int, rank: int, *, temperature: float = 0.0):
+        self.n_components = check_positive_int(n_components, "n_components")
+        self.n_labels = check_positive_int(n_labels, "n_labels")
+        self.rank = check_positive_int(rank, "rank")
+        self.temperature = check_positive(temperature, "temperature", strict=False)
+        self._piece = LowRankConcave()
+
+    def output_shape(self, params) -> tuple[int, int]:
+        return params[0].shape[0], self.n_labels
+
+    def _check_params(self, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not isinstance(params, (tuple, list)) or len(params) != 3:
+            raise TypeError(f"params must be a tuple (theta, V, b), got {type(params).__name__}")
+        names = ("theta", "V", "b")
+        theta, v, b = (as_float_array(p, name) for p, name in zip(params, names))
+        n, k, d, r = len(theta), self.n_components, self.n_labels, self.rank
+        for arr, name, shape in zip((theta, v, b), names, ((n, k, d), (n, k, d, r), (n, k))):
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+            check_finite(arr, name)
+        dtype = np.result_type(theta, v, b)
+        return theta.astype(dtype, copy=False), v.astype(dtype, copy=False), b.astype(dtype, copy=False)
+
+    def pieces(self, params) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The K pieces of validated params as one :class:`~refefl.energies.LowRankConcave` batch of n K rows
+        (row i K + k is piece k of row i), and the offsets b of shape (n, K)."""
+        theta, v, b = params
+        return (theta.reshape(-1, self.n_labels), v.reshape(-1, self.n_labels, self.rank)), b
+
+    def piece_values(self, params, y: np.ndarray) -> np.ndarray:
+        r""":math:`\Phi_k(y_i)` for validated params, ndarray of shape (n_samples, K)."""
+        piece, b = self.pieces(params)
+        return self._piece._value(piece, np.repeat(y, self.n_components, axis=0)).reshape(b.shape) + b
+
+    def _weights(self, values: np.ndarray) -> np.ndarray:
+        if self.temperature > 0:
+            return softmax(values / self.temperature, axis=1)
+        return (np.arange(self.n_components) == values.argmax(axis=1)[:, None]).astype(values.dtype)
+
+    def _value(self, params, y: np.ndarray) -> np.ndarray:
+        values = self.piece_values(params, y)
+        return self.temperature * logsumexp(values / self.temperature, axis=1) if self.temperature > 0 \
+            else values.max(axis=1)
+
+    def _grad_y(self, params, y: np.ndarray) -> np.ndarray:
+        piece, b = self.pieces(params)
+        grads = self._piece._grad_y(piece, np.repeat(y, self.n_components, axis=0)).reshape(b.shape + (-1,))
+        return np.einsum("nk,nkd->nd", self._weights(self.piece_values(params, y)), grads)
+
+    def _grad_params(self, params, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        theta, v, _ = params
+        w = self._weights(self.piece_values(params, y))
+        grad_theta, grad_v = self._piece._grad_params(self.pieces(params)[0], np.repeat(y, self.n_components, axis=0))
+        return grad_theta.reshape(theta.shape) * w[:, :, None], grad_v.reshape(v.shape) * w[:, :, None, None], w
+
+
+class ComponentwiseMaximizer(Maximizer):
+    r"""Maximizer for :class:`MaxConcaveEnergy` on the box, exact at temperature 0:
+    :math:`\max_y \max_k \Phi_k(y) - \Omega(y) = \max_k \big[\max_y \Phi_k(y) - \Omega(y)\big]`.
+
+    Each piece's problem is strongly concave with a unique solution, found by exact coordinate ascent
+    (:class:`~refefl.maximizers.CoordinateAscent`, all K n of them in one batch, warm-started from ``y0``); the
+    best piece wins. At τ > 0 that point starts a first-order ascent on the soft maximum
+    (:class:`~refefl.maximizers.MirrorAscent` for the binary negentropy, projected gradient for ½‖·‖²) with a
+    budget of ``polish_iter`` iterations: a stationary point within τ log K of the global maximum. Supports
+    ``"binary_entropy"`` and ``"box_squared"``.
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+        Sweeps of coordinate ascent per piece.
+    tol : float or None
+        Stopping tolerance of both stages (default sqrt(eps)).
+    polish_iter : int, default 20
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §4 (coordinate ascent for quadratic energies).
+    """
+
+    def __init__(self, *, max_iter: int = 100, tol: float | None = None, polish_iter: int = 20):
+        super().__init__(max_iter=max_iter, tol=tol)
+        self.polish_iter = check_positive_int(polish_iter, "polish_iter")
+        self._inner = CoordinateAscent(max_iter=max_iter, tol=tol)
+
+    def check_supported(self, energy: Energy, regularizer) -> None:
+        if not isinstance(energy, MaxConcaveEnergy):
+            raise ValueError(f"ComponentwiseMaximizer needs a MaxConcaveEnergy, got {energy!r}")
+        self._inner.check_supported(energy._piece, regularizer)
+
+    def _maximize(self, energy, omega, params, y0) -> tuple[np.ndarray, MaximizerInfo]:
+        piece, b = energy.pieces(params)
+        start = None if y0 is None else np.repeat(y0, energy.n_components, axis=0)
+        y, info = self._inner.maximize(energy._piece, omega, piece, y0=start)
+        best = (info.objective.reshape(b.shape) + b).argmax(axis=1)
+        y = np.ascontiguousarray(y.reshape(b.shape + (-1,))[np.arange(len(best)), best])
+        if energy.temperature == 0:
+            return self._finish(energy, omega, params, y, info.iterations, info.converged)
+        polish = MirrorAscent if omega.name == "binary_entropy" else ProjectedGradientAscent
+        return polish(max_iter=self.polish_iter, tol=self.tol).maximize(energy, omega, params, y0=y)
+
+
+class StateInput:
+    """Energy parameters ``(states, weights)``, for energies that take the state as an input (
+    :class:`~refefl.energies.MLPEnergy`, :class:`~refefl.energies.InputConcaveEnergy`): the trained weights are
+    the energy's own."""
+
+    def __init__(self, energy: Energy):
+        self.energy = energy
+
+    def init(self, rng: np.random.Generator):
+        return self.energy.init(rng)
+
+    def forward(self, weights, states: np.ndarray):
+        return (states, weights), None
+
+    def backward(self, cache, grad_params):
+        return grad_params[1]
+
+
+class HeadNetwork:
+    r"""Energy parameters predicted from the state by an MLP: :math:`(\theta, V, b) = (4 h_\theta, 2 h_V, h_b)` with
+    :math:`h = f_W(s)` a ``tanh`` :class:`~refefl.nn.MLP` (the fixed scales give the pieces of a
+    :class:`MaxConcaveEnergy` a useful range at initialization). Backward: :math:`\nabla_W = J_f^\top
+    \nabla_{(\theta, V, b)}` (MATH.md §2.3), with the loss gradient taken at fixed ŷ."""
+
+    scales = (4.0, 2.0, 1.0)
+
+    def __init__(self, energy: MaxConcaveEnergy, n_features: int, hidden: Sequence[int]):
+        self.energy = energy
+        k, d, r = energy.n_components, energy.n_labels, energy.rank
+        self._shapes = ((k, d), (k, d, r), (k,))
+        self._sizes = [int(np.prod(shape)) for shape in self._shapes]
+        self.net = MLP([n_features, *hidden, sum(self._sizes)], activation="tanh")
+
+    def init(self, rng: np.random.Generator) -> list[dict]:
+        return self.net.init(rng)
+
+    def forward(self, weights, states: np.ndarray):
+        out, cache = self.net.forward(weights, states)
+        blocks = np.split(out, np.cumsum(self._sizes)[:-1], axis=1)
+        params = tuple(s * blk.reshape((len(out),) + shape) for s, blk, shape in zip(self.scales, blocks, self._shapes))
+        return params, cache
+
+    def backward(self, cache, grad_params):
+        grad_out = np.hstack([s * g.reshape(len(g), -1) for s, g in zip(self.scales, grad_params)])
+        return self.net.backward(cache, grad_out)[1]
+
+
+def _check_demonstrations(states, actions) -> tuple[np.ndarray, np.ndarray]:
+    states, actions = as_float_array(states, "states", min_ndim=2), as_float_array(actions, "actions", min_ndim=2)
+    if states.ndim != 2 or actions.ndim != 2 or len(states) != len(actions):
+        raise ValueError(f"states and actions must be 2-D with one row per sample, got {states.shape}, {actions.shape}")
+    check_finite(states, "states")
+    check_finite(actions, "actions")
+    if np.abs(actions).max() > 1:
+        raise ValueError("actions must lie in [-1, 1]")
+    return states, actions
+
+
+def adam_loop(grad_fn, weights, n_samples: int, *, steps: int, batch_size: int, learning_rate: float,
+              rng: np.random.Generator, label: str = "", verbose: bool = False):
+    """Minibatch Adam: ``steps`` updates on batches of ``batch_size`` rows drawn uniformly with replacement.
+
+    ``grad_fn(weights, rows) -> (mean loss, gradient)``. Returns the weights and the mean loss of each tenth of
+    the run (printed when ``verbose``).
+    """
+    steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
+    optimizer = Adam(check_positive(learning_rate, "learning_rate"))
+    state, losses, curve = optimizer.init(weights), [], []
+    for step in range(1, steps + 1):
+        loss, grads = grad_fn(weights, rng.integers(0, n_samples, batch_size))
+        weights, state = optimizer.step(weights, grads, state)
+        losses.append(loss)
+        if step % max(steps // 10, 1) == 0 or step == steps:
+            curve.append(float(np.mean(losses)))
+            losses = []
+            if verbose:
+                print(f"    {label} step {step:5d}/{steps}: loss {curve[-1]:.4f}", flush=True)
+    return weights, curve
+
+
+class MSEPolicy:
+    r"""Behaviour cloning by regression: :math:`a(s) = \tanh f_W(s)`, :math:`\min_W \frac1n\sum_i \tfrac12\|a(s_i)
+    - a_i\|^2`, an :class:`~refefl.nn.MLP` trained by minibatch Adam. Its minimizer is the conditional mean
+    E[a | s], the average of the expert's modes where they share states.
+
+    References
+    ----------
+    Pomerleau (1989), "ALVINN: An Autonomous Land Vehicle in a Neural Network", NeurIPS (behaviour cloning).
+    """
+
+    def __init__(self, n_features: int, n_actions: int, *, hidden: Sequence[int] = (64, 64), steps: int = 3000,
+                 batch_size: int = 128, learning_rate: float = 1e-3):
+        self.net = MLP([n_features, *hidden, n_actions], activation="relu", output_activation="tanh")
+        self.steps, self.batch_size, self.learning_rate = steps, batch_size, learning_rate
+
+    def fit(self, states, actions, *, rng: np.random.Generator, verbose: bool = False) -> "MSEPolicy":
+        """Fit to demonstrations: states (n, n_features), actions (n, n_actions) in [−1, 1]."""
+        states, actions = _check_demonstrations(states, actions)
+
+        def grad_fn(weights, rows):
+            out, cache = self.net.forward(weights, states[rows])
+            residual = out - actions[rows]
+            grads = self.net.backward(cache, residual / len(rows))[1]
+            return 0.5 * float((residual * residual).sum(axis=1).mean()), grads
+
+        self.weights_, self.curve_ = adam_loop(grad_fn, self.net.init(rng), len(states), steps=self.steps,
+                                               batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                               rng=rng, label="MSE", verbose=verbose)
+        return self
+
+    def act(self, states, previous=None) -> np.ndarray:
+        """Actions (n, n_actions) at states (n, n_features); ``previous`` is ignored."""
+        return self.net.forward(self.weights_, states)[0]
+
+
+class EnergyPolicy:
+    r"""Energy policy :math:`a(s) = 2\hat u(s) - 1`, :math:`\hat u(s) = \operatorname{argmax}_{u \in [0,1]^d}
+    \Phi(u; p_W(s)) - \Omega(u)` (module docstring), trained with the generalized Fenchel-Young loss
+
+    .. math::
+
+        \min_W \frac1n \sum_i L^\Phi_\Omega(p_W(s_i); u_i), \qquad
+        \nabla_W L = J_{p_W}^\top\big[\nabla_p\Phi(\hat u_i, p) - \nabla_p\Phi(u_i, p)\big]
+
+    (Danskin: ŷ is held fixed, the maximizer is never differentiated). Training warm-starts the maximizer from the
+    target and, with ``train_starts`` > 0, from that many uniform random points too, keeping the best (the loss's
+    own maximizer then polishes it within its fixed budget). Acting starts from the previous action and, with
+    ``act_grid`` = m > 0, from an m × m grid too, keeping the best objective (the warm start keeps a local solver
+    in the basin of the previous action). ``unconverged_`` counts the training steps whose inner solve used up its
+    budget (expected with a fixed budget: the loss is then the lower bound L̃ ≤ L, MATH.md §2.7).
+
+    Parameters
+    ----------
+    energy : Energy
+        Φ of (u, parameters).
+    parametrization : StateInput or HeadNetwork
+        How the trained weights W and the state s give the energy's parameters p_W(s).
+    maximizer : Maximizer
+        Inner solver used in training (a fixed budget is fine: MATH.md §2.7).
+    act_maximizer : Maximizer or None
+        Inner solver used to act (default: ``maximizer``).
+    train_starts, act_grid : int, default 0
+    temperature_schedule : (float, float) or None
+        (τ_0, τ_1): anneal the energy's temperature from τ_0 to τ_1, then train the last 20 % of the steps at
+        τ = 0 (see :meth:`temperatures`); the fitted policy acts at τ = 0.
+    steps, batch_size, learning_rate
+        Minibatch Adam settings.
+    omega : str, default "binary_entropy"
+        Ω on [0, 1]^d.
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §3.3 (gradient) and §5 (imitation learning with energy policies
+    a = argmax Φ(a, s) − Ω(a) over [−1, 1]^d).
+    """
+
+    def __init__(self, energy: Energy, parametrization, *, maximizer: Maximizer, act_maximizer: Maximizer | None = None,
+                 train_starts: int = 0, act_grid: int = 0, temperature_schedule: tuple[float, float] | None = None,
+                 steps: int = 2000, batch_size: int = 128, learning_rate: float = 1e-3, omega: str = "binary_entropy"):
+        if temperature_schedule is not None:
+            if not hasattr(energy, "temperature"):
+                raise ValueError(f"temperature_schedule needs an energy with a temperature, got {energy!r}")
+            temperature_schedule = tuple(check_positive(t, "temperature_schedule") for t in temperature_schedule)
+        self.parametrization, self.temperature_schedule = parametrization, temperature_schedule
+        self.loss = GeneralizedFenchelYoungLoss(energy, regularizer(omega), maximizer)
+        self.act_loss = GeneralizedFenchelYoungLoss(energy, regularizer(omega), act_maximizer or maximizer)
+        self.train_starts, self.act_grid = int(train_starts), int(act_grid)
+        self.steps, self.batch_size, self.learning_rate = steps, batch_size, learning_rate
+
+    def _best(self, loss, weights, states: np.ndarray, starts: list[np.ndarray]) -> np.ndarray:
+        """The maximizer's answer from each start (one batched solve), best objective per row."""
+        k, n = len(starts), len(states)
+        params = self.parametrization.forward(weights, np.tile(states, (k, 1)))[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed budget, by design
+            y_hat, info = loss.predict(params, y0=np.concatenate(starts))
+        best = info.objective.reshape(k, n).argmax(axis=0)
+        return y_hat.reshape(k, n, -1)[best, np.arange(n)]
+
+    def _grad(self, weights, states: np.ndarray, targets: np.ndarray, rng: np.random.Generator):
+        y0 = targets
+        if self.train_starts:
+            extra = [rng.uniform(0.05, 0.95, targets.shape) for _ in range(self.train_starts)]
+            y0 = self._best(self.loss, weights, states, [targets, *extra])
+        params, cache = self.parametrization.forward(weights, states)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            loss, grad = self.loss.value_and_grad(params, targets, y0=y0)
+        self.unconverged_ += bool(caught)
+        grad = self.parametrization.backward(cache, grad)
+        return float(loss.mean()), tree_map(lambda g: g / len(states), grad)
+
+    def fit(self, states, actions, *, rng: np.random.Generator, verbose: bool = False) -> "EnergyPolicy":
+        """Fit to demonstrations: states (n, n_features), actions (n, d) in [−1, 1]."""
+        states, actions = _check_demonstrations(states, actions)
+        targets = to_unit(actions)
+        self.n_actions_, self.unconverged_ = actions.shape[1], 0
+        schedule, step = self.temperatures(), iter(range(self.steps))
+
+        def grad_fn(weights, rows):
+            t = next(step)
+            if schedule is not None:
+                self.loss.energy.temperature = schedule[t]
+            return self._grad(weights, states[rows], targets[rows], rng)
+
+        self.weights_, self.curve_ = adam_loop(
+            grad_fn, self.parametrization.init(rng), len(states), steps=self.steps, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, rng=rng, label="GFY", verbose=verbose)
+        return self
+
+    def temperatures(self) -> np.ndarray:
+        r"""The energy's temperature at each training step: :math:`	au_0 (	au_1/	au_0)^{t / T'}` for the first
+        T' = 80 % of the steps, then 0 (the exact maximum) for the rest; None without a schedule."""
+        if self.temperature_schedule is None:
+            return None
+        start, end = self.temperature_schedule
+        annealed = int(0.8 * self.steps)
+        return np.concatenate([start * (end / start) ** (np.arange(annealed) / max(annealed, 1)),
+                               np.zeros(self.steps - annealed)])
+
+    def act(self, states, previous=None) -> np.ndarray:
+        """Actions (n, d) at states (n, n_features), warm-started from ``previous`` actions (n, d) if given."""
+        states, d = as_float_array(states, "states", min_ndim=2), self.n_actions_
+        check_finite(states, "states")
+        starts = [] if previous is None else [np.clip(to_unit(previous), 0.02, 0.98)]
+        if self.act_grid or not starts:
+            side = np.linspace(0.1, 0.9, self.act_grid) if self.act_grid else [0.5]
+            grid = np.stack(np.meshgrid(*[side] * d), axis=-1).reshape(-1, d)
+            starts += [np.broadcast_to(point, (len(states), d)) for point in grid]
+        return to_action(self._best(self.act_loss, self.weights_, states, starts))
+
+    def objective(self, state, actions) -> np.ndarray:
+        r"""F(a) = Φ(u; p_W(s)) − Ω(u), u = (a + 1)/2, at one state (n_features,) for actions (m, d): ndarray of
+        shape (m,), the landscape the policy maximizes."""
+        units = to_unit(actions)
+        params = self.parametrization.forward(self.weights_, np.tile(np.asarray(state, float), (len(units), 1)))[0]
+        return self.loss.energy.value(params, units) - self.loss.regularizer.value(units)
