@@ -215,7 +215,13 @@ class HeadNetwork:
     r"""Energy parameters predicted from the state by an MLP: :math:`(\theta, V, b) = (4 h_\theta, 2 h_V, h_b)` with
     :math:`h = f_W(s)` a ``tanh`` :class:`~refefl.nn.MLP` (the fixed scales give the pieces of a
     :class:`MaxConcaveEnergy` a useful range at initialization). Backward: :math:`\nabla_W = J_f^\top
-    \nabla_{(\theta, V, b)}` (MATH.md §2.3), with the loss gradient taken at fixed ŷ."""
+    \nabla_{(\theta, V, b)}` (MATH.md §2.3), with the loss gradient taken at fixed ŷ.
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §3.3 (gradients through a network θ = f_W(x)).
+    """
 
     scales = (4.0, 2.0, 1.0)
 
@@ -257,6 +263,10 @@ def adam_loop(grad_fn, weights, n_samples: int, *, steps: int, batch_size: int, 
 
     ``grad_fn(weights, rows) -> (mean loss, gradient)``. Returns the weights and the mean loss of each tenth of
     the run (printed when ``verbose``).
+
+    References
+    ----------
+    Kingma, Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, Algorithm 1.
     """
     steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
     optimizer = Adam(check_positive(learning_rate, "learning_rate"))
