@@ -7,6 +7,7 @@ from refefl._backend import HAVE_EXT
 from refefl.losses import FenchelYoungLoss
 from refefl.losses import GeneralizedFenchelYoungLoss
 from refefl import energies, maximizers, nn  # subpackages: `from refefl import energies`
+from refefl import estimators  # scikit-learn-style estimators (EnergyMultilabelClassifier, ...)
 from refefl.projections import isotonic_regression, isotonic_regression_kl
 from refefl.projections import entmax, projection_simplex, softmax, sparsemax
 from refefl.projections import capped_simplex_entropic, projection_capped_simplex

@@ -114,6 +114,7 @@ def test_inputs_are_not_modified_and_any_layout_works(synthetic):
     ({"energy": "cubic"}, "energy"), ({"regularizer": "shannon"}, "regularizer"), ({"validation_fraction": 1.0},
      "validation_fraction"), ({"threshold": 1.5}, "threshold"), ({"decode": "greedy"}, "decode"),
     ({"monitor": "f1"}, "monitor"), ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"hidden_layer_sizes": 256}, "hidden_layer_sizes"), ({"energy_hidden": None}, "energy_hidden"),
     ({"learning_rate": -1.0}, "learning_rate"), ({"weight_decay": np.nan}, "weight_decay"),
 ])
 def test_bad_hyperparameters_raise_at_fit(params, match, synthetic):
@@ -164,7 +165,10 @@ def test_gradient_through_the_network_matches_finite_differences(energy, omega, 
     rng = np.random.default_rng(seed)
     model, params = _tiny_model(energy, omega, rng)
     X, Y = rng.normal(size=(4, 2)), (rng.random((4, 3)) < 0.5).astype(float)
-    _, grads = model.value_and_grad(params, X, Y)
+    _, grads, y_hat = model.value_and_grad(params, X, Y)
+    if energy in ("quadratic", "low_rank"):  # ŷ recovered from ∇_θ L = ŷ − y, and a warm start changes nothing
+        assert_close(y_hat, model.predict_proba(params, X), scale=1e3)
+        assert_close(model.value_and_grad(params, X, Y, y_hat)[1]["energy"], grads["energy"], scale=1e3)
     direction = nn.tree_map(lambda w: rng.normal(size=np.shape(w)), params)
     if energy == "quadratic":  # tangent to the constraint set's affine part: symmetric, zero diagonal
         d = direction["energy"]

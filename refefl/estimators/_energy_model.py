@@ -79,7 +79,7 @@ def _dual_hessian(eigenvalues: np.ndarray, vectors: np.ndarray, bound: float) ->
     return hessian
 
 
-def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1e-12,
+def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1e-10,
                                   max_iter: int = 100) -> np.ndarray:
     r"""Frobenius projection of a symmetric matrix onto matrices with zero diagonal and eigenvalues at most c.
 
@@ -100,7 +100,7 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
         Symmetrized before use.
     bound : float
         c > 0.
-    tol : float, default 1e-12
+    tol : float, default 1e-10
         Stop when every diagonal entry of the dual iterate is below tol·max(1, c).
     max_iter : int, default 100
 
@@ -125,7 +125,9 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
         shift = min(1e-2, float(np.abs(residual).max()))  # keeps the Newton system regular (Qi & Sun, §5)
         step = -np.linalg.solve(hessian + shift * np.eye(len(y)), residual)
         value, slope, t = _huber(eigenvalues, bound), float(residual @ step), 1.0
-        while t > 1e-10 and _huber(np.linalg.eigvalsh(a + np.diag(y + t * step)), bound) > value + 1e-4 * t * slope:
+        slack = 64 * np.finfo(float).eps * (1 + abs(value))  # below it a decrease is lost in rounding
+        while t > 1e-10 and _huber(np.linalg.eigvalsh(a + np.diag(y + t * step)), bound) > (
+                value + 1e-4 * t * slope + slack):
             t /= 2
         y = y + t * step
     x = (x + x.T) / 2
@@ -243,10 +245,14 @@ class EnergyModel:
         """The energy's parameters for scores θ of shape (n, k): θ, or (θ, A), (θ, V), (θ, MLP weights)."""
         return theta if self.kind == "unary" else (theta, params["energy"])
 
-    def value_and_grad(self, params: dict, X: np.ndarray, Y: np.ndarray) -> tuple[float, dict]:
-        """Mean generalized FY loss over the rows of (X, Y) and its gradient, of the structure of ``params``."""
+    def value_and_grad(self, params: dict, X: np.ndarray, Y: np.ndarray,
+                       y0: np.ndarray | None = None) -> tuple[float, dict, np.ndarray | None]:
+        """Mean generalized FY loss over the rows of (X, Y), its gradient (of the structure of ``params``), and
+        the maximizer ŷ of shape (n, k) for the pairwise energies (None otherwise), to warm-start the next
+        solve on these rows through ``y0``."""
         theta, cache = self.net.forward(params["net"], X)
-        losses, grad = self.loss.value_and_grad(self.energy_params(params, theta), Y)
+        pairwise = self.kind in ("quadratic", "low_rank")
+        losses, grad = self.loss.value_and_grad(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
         grad_theta, grad_energy = (grad, None) if self.kind == "unary" else grad
         n = X.shape[0]
         grads = {"net": self.net.backward(cache, grad_theta / n)[1]}
@@ -254,7 +260,8 @@ class EnergyModel:
             if self.kind == "quadratic":  # A's diagonal is fixed at 0
                 grad_energy = grad_energy - np.diag(np.diag(grad_energy))
             grads["energy"] = tree_map(lambda g: g / n, grad_energy)
-        return float(losses.mean()), grads
+        # Φ is ⟨y, θ⟩ plus terms free of θ, so ∇_θ L = ŷ − y gives ŷ back
+        return float(losses.mean()), grads, (np.clip(grad_theta + Y, 0, 1) if pairwise else None)
 
     def predict_proba(self, params: dict, X: np.ndarray) -> np.ndarray:
         r"""The regularized prediction :math:`\hat y^\Phi_\Omega(f_W(x))`, ndarray of shape (n, k) in [0, 1]."""

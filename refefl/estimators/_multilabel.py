@@ -24,6 +24,12 @@ def _check_choice(value, name: str, choices: Sequence) -> str:
     return value
 
 
+def _check_widths(widths, name: str) -> tuple[int, ...]:
+    if not isinstance(widths, (tuple, list)):
+        raise ValueError(f"{name} must be a tuple of positive integers, e.g. (256,), got {widths!r}")
+    return tuple(check_positive_int(m, name) for m in widths)
+
+
 def _check_rng(random_state) -> np.random.Generator:
     if random_state is None or isinstance(random_state, numbers.Integral):
         return np.random.default_rng(random_state)
@@ -103,6 +109,8 @@ class EnergyMultilabelClassifier(ParamsMixin):
     max_iter : int, default 50
         Iteration budget of the inner maximizer (sweeps of coordinate ascent; steps of mirror / projected gradient
         ascent for the MLP energy). Training counts the minibatches where it ran out (``history_``) and warns once.
+        With the pairwise energies, each row's solve starts from its ŷ of the previous epoch (a warm start: the
+        maximizer is unique, so only the number of sweeps changes).
     tol : float, default 1e-6
         Stopping tolerance of the inner maximizer.
     random_state : None, int or numpy.random.Generator, default None
@@ -135,8 +143,8 @@ class EnergyMultilabelClassifier(ParamsMixin):
                  energy_hidden: tuple[int, ...] = (32,), learning_rate: float = 1e-2, weight_decay: float = 1e-4,
                  batch_size: int = 64, max_epochs: int = 200, patience: int = 10,
                  validation_fraction: float = 0.2, monitor: str = "loss", refit: bool = False,
-                 threshold: float = 0.5, decode: str = "threshold", max_iter: int = 50, tol: float = 1e-6, random_state=None,
-                 verbose: bool = False):
+                 threshold: float = 0.5, decode: str = "threshold", max_iter: int = 50, tol: float = 1e-6,
+                 random_state=None, verbose: bool = False):
         self.energy = energy
         self.regularizer = regularizer
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -164,10 +172,10 @@ class EnergyMultilabelClassifier(ParamsMixin):
         return {
             "energy": _check_choice(self.energy, "energy", ENERGIES),
             "regularizer": _check_choice(self.regularizer, "regularizer", REGULARIZERS),
-            "hidden": tuple(check_positive_int(m, "hidden_layer_sizes") for m in self.hidden_layer_sizes),
+            "hidden": _check_widths(self.hidden_layer_sizes, "hidden_layer_sizes"),
             "activation": self.activation,
             "rank": check_positive_int(self.rank, "rank"),
-            "energy_hidden": tuple(check_positive_int(m, "energy_hidden") for m in self.energy_hidden),
+            "energy_hidden": _check_widths(self.energy_hidden, "energy_hidden"),
             "max_iter": check_positive_int(self.max_iter, "max_iter"),
             "tol": check_positive(self.tol, "tol"),
         }
@@ -238,9 +246,18 @@ class EnergyMultilabelClassifier(ParamsMixin):
     def _train(self, Z, Y, train: np.ndarray, val: np.ndarray, rng, training: dict):
         """Train a fresh model on the rows ``train``, early stopping on the rows ``val`` (if any)."""
         params = self._model.init(rng)
+        warm = np.full((len(train), Y.shape[1]), np.nan)  # last ŷ of each row: inner solves start there
+
+        def grad_fn(p, rows):
+            start = warm[rows]
+            loss, grads, y_hat = self._model.value_and_grad(p, Z[train[rows]], Y[train[rows]],
+                                                            None if np.isnan(start).any() else start)
+            if y_hat is not None:
+                warm[rows] = y_hat
+            return loss, grads
+
         return train_minibatch(
-            lambda p, rows: self._model.value_and_grad(p, Z[train[rows]], Y[train[rows]]),
-            params, len(train), validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
+            grad_fn, params, len(train), validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
             weight_decay=self._weight_decay(len(train)), decay_mask=self._model.decay_mask(params),
             project=self._model.project, **training,
         )
