@@ -91,9 +91,10 @@ def _group(rows) -> dict:
 
 
 def targets_table(results: list[dict]) -> str:
-    lines = ["| target | case | dtype | measured | met |", "|---|---|---|---|---|"]
+    lines = ["| suite | target | case | dtype | measured | met |", "|---|---|---|---|---|---|"]
     for t in results:
-        lines.append(f"| {t['target']} | {t['case']} | {t['dtype']} | {t['ratio']:.3g} | {'yes' if t['met'] else '**no**'} |")
+        met = "yes" if t["met"] else "**no**"
+        lines.append(f"| {t['suite']} | {t['target']} | {t['case']} | {t['dtype']} | {t['ratio']:.3g} | {met} |")
     return "\n".join(lines)
 
 

@@ -6,7 +6,9 @@ pre-activations), then times, interleaved call by call so both see the same mach
 
 - the floor: the unavoidable products data·neuronsᵀ (N×d·d×n) and walkers·neuronsᵀ (M×d·d×n);
 - every matrix product one iteration performs (3 forward, 3 backward), for reference;
-- one iteration: restart check, Langevin step with antithetic noise, witness, neuron and mass steps.
+- one iteration: restart check, Langevin step with antithetic noise, witness, neuron and mass steps, with the
+  compiled row passes (backend "ext", :mod:`refefl.gda._kernels`) and, for reference, with their NumPy twins;
+- the antithetic noise alone (``rng.standard_normal`` of N×d), a part of the iteration no kernel removes.
 
 It writes ``benchmarks/results/gda_iteration.csv`` and ``.md`` (median, min–max, ratio to the floor; target: one
 iteration ≤ 2× the floor). ``--quick`` runs the smallest case with fewer repeats. On a shared machine run it with
@@ -25,39 +27,46 @@ import numpy as np
 
 from benchmarks._harness import Timing
 from benchmarks._report import stamp, write_csv
-from refefl import gda
+from refefl import _backend, gda
 from refefl.gda._training import _Walkers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = ((3, 1000), (3, 10000), (15, 10000))
 N_NEURONS, TARGET = 64, 2.0
+BACKEND = "ext" if _backend.HAVE_EXT else "numpy"  # the timed iteration's row passes
+FLOOR, ITERATION = "floor: data·Zᵀ + walkers·Zᵀ", f"one GDA iteration ({BACKEND})"
 
 
-def make_case(dim: int, n_data: int, seed: int = 0):
-    """Teacher data, a student, and the GDA's walker oracle after 50 iterations (walkers off the data)."""
+def make_case(dim: int, n_data: int, seed: int = 0, backend: str = BACKEND):
+    """Teacher data, a student, and the GDA's walker oracle (row passes from ``backend``) after 50 iterations
+    (walkers off the data)."""
     rng = np.random.default_rng(seed)
     data = gda.sample_gibbs(gda.paper_teacher(dim), n_data, rng)
     config = gda.GDAConfig()
     result = gda.train_gda(data, gda.ReLUEnergy.random(N_NEURONS, dim, rng, sign=-1.0), n_iter=50, rng=seed,
-                           config=config)
-    oracle = _Walkers(data, config, np.random.default_rng(seed))
+                           config=config, backend=backend)
+    oracle = _Walkers(data, config, np.random.default_rng(seed), backend)
     oracle.walkers = result.walkers
     return data, result.energy, oracle, config
 
 
 def check_case(data, energy, oracle, config) -> None:
-    """Stop unless the floor computes the pre-activations and the timed loop is the composition of the steps."""
+    """Stop unless the floor computes the pre-activations and the loop, with the timed backend's row passes and
+    with the NumPy ones, is the composition of the public step functions."""
     if not np.allclose(floor_products(data, oracle.walkers, energy)[0], energy.preactivations(data)):
         raise SystemExit("floor products disagree with ReLUEnergy.preactivations")
-    result = gda.train_gda(data, energy, n_iter=2, rng=1, config=config)
     rng, (_, step_z, step_w) = np.random.default_rng(1), config.steps(energy.dim)
     reference, walkers = energy, gda.restart_walkers(data)
     for _ in range(2):
         walkers = gda.particle_step(walkers, reference, config.step_x, gda.antithetic_noise(rng, *data.shape))
         reference = gda.neuron_step(reference, gda.witness_gradient(reference, data, walkers), step_z=step_z,
                                     step_w=step_w, beta=config.beta)
-    if not (np.allclose(result.walkers, walkers) and np.allclose(result.energy.masses, reference.masses)):
-        raise SystemExit("the GDA loop disagrees with the composition of its public step functions")
+    for backend in sorted({BACKEND, "numpy"}):
+        result = gda.train_gda(data, energy, n_iter=2, rng=1, config=config, backend=backend)
+        if not (np.allclose(result.walkers, walkers) and np.allclose(result.energy.masses, reference.masses)
+                and np.allclose(result.energy.directions, reference.directions)):
+            raise SystemExit(f"the GDA loop (backend {backend!r}) disagrees with the composition of its public "
+                             "step functions")
 
 
 def floor_products(data, walkers, energy):
@@ -108,12 +117,18 @@ def interleaved(funcs: dict, repeats: int) -> dict[str, Timing]:
 def measure(dim: int, n_data: int, repeats: int) -> list[dict]:
     data, energy, oracle, config = make_case(dim, n_data)
     check_case(data, energy, oracle, config)
-    timings = interleaved({
-        "floor: data·Zᵀ + walkers·Zᵀ": lambda: floor_products(data, oracle.walkers, energy),
+    numpy_oracle = _Walkers(data, config, np.random.default_rng(0), "numpy")
+    numpy_oracle.walkers = oracle.walkers.copy()
+    funcs = {
+        FLOOR: lambda: floor_products(data, oracle.walkers, energy),
         "all products of an iteration": all_products(data, oracle.walkers, energy),
-        "one GDA iteration": lambda: one_iteration(energy, oracle, config),
-    }, repeats)
-    floor = timings["floor: data·Zᵀ + walkers·Zᵀ"].median
+        "antithetic noise": lambda: gda.antithetic_noise(oracle.rng, *data.shape),
+        ITERATION: lambda: one_iteration(energy, oracle, config),
+    }
+    if BACKEND != "numpy":
+        funcs["one GDA iteration (numpy)"] = lambda: one_iteration(energy, numpy_oracle, config)
+    timings = interleaved(funcs, repeats)
+    floor = timings[FLOOR].median
     return [{"d": dim, "N": n_data, "M": 2 * n_data, "n": N_NEURONS, "what": name, "median_s": t.median,
              "min_s": t.low, "max_s": t.high, "repeats": t.repeats, "ratio_to_floor": t.median / floor}
             for name, t in timings.items()]
@@ -128,14 +143,15 @@ def write_markdown(path: Path, rows: list[dict]) -> None:
 
     lines = ["# One GDA iteration vs the unavoidable matrix products", "",
              stamp({"numpy": np.__version__, "scipy": scipy.__version__}),
-             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", "",
+             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", "",
              "| d | N | M | n | what | median | min–max | × floor |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['d']} | {r['N']} | {r['M']} | {r['n']} | {r['what']} | {_fmt(r['median_s'])} | "
                      f"{_fmt(r['min_s'])}–{_fmt(r['max_s'])} | {r['ratio_to_floor']:.3g} |")
     lines += ["", f"Target: one GDA iteration ≤ {TARGET:g}× the floor.", ""]
     for r in rows:
-        if r["what"] == "one GDA iteration":
+        if r["what"] == ITERATION:
             met = "met" if r["ratio_to_floor"] <= TARGET else "missed"
             lines.append(f"- d = {r['d']}, N = {r['N']}: {r['ratio_to_floor']:.2f}× ({met})")
     path.write_text("\n".join(lines) + "\n")
@@ -149,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     cases, repeats = (CASES[:1], 30) if args.quick else (CASES, args.repeats)
     rows = []
     for dim, n_data in cases:
-        rows += measure(dim, n_data, repeats)
-        for r in rows[-3:]:
+        case_rows = measure(dim, n_data, repeats)
+        rows += case_rows
+        for r in case_rows:
             print(f"d={dim:2d} N={n_data:6d}  {r['what']:<30} {_fmt(r['median_s']):>10}  "
                   f"[{_fmt(r['min_s'])}–{_fmt(r['max_s'])}]  {r['ratio_to_floor']:.2f}× floor", flush=True)
     RESULTS.mkdir(exist_ok=True)

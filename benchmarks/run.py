@@ -1,13 +1,19 @@
 """Entry point: ``python -m benchmarks [--quick] [--suites ...] [--dtypes ...] [--repeats N]``.
 
-For every suite and case it first checks that every implementation agrees with refefl's NumPy reference
+For every kernel suite and case it first checks that every implementation agrees with refefl's NumPy reference
 (and stops with an error if one does not), then times all of them side by side in the same run, with the
 suite's floor (NumPy softmax of the same array, or argsort), and writes ``benchmarks/results/<suite>.csv``,
 ``.md`` and ``.png`` plus ``summary.md`` (targets met or missed), optionally copied into the README.
+
+Two model-level benchmarks run after the kernel suites (each also runs alone as ``python -m <module>``):
+``gda_iteration`` (:mod:`benchmarks.bench_gda`, one particle-GDA iteration against the matrix products it
+cannot avoid) and ``multilabel_epoch`` (:mod:`benchmarks.bench_multilabel_epoch`, a training epoch of the
+quadratic energy against the unary model). ``--suites`` selects among all of them.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -18,6 +24,8 @@ from benchmarks._harness import max_abs_difference, peak_memory, time_call
 from benchmarks.suites import Case, Suite, all_suites
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: model-level benchmarks: name -> module with ``main(argv)`` (accepting ``--quick``)
+MODEL_BENCHMARKS = {"gda_iteration": "benchmarks.bench_gda", "multilabel_epoch": "benchmarks.bench_multilabel_epoch"}
 TOLERANCE = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 2e-4}
 
 
@@ -100,25 +108,12 @@ def run_suite(suite: Suite, args) -> tuple[list[dict], list[dict]]:
     return rows, targets
 
 
-def main(argv: list[str] | None = None) -> int:
-    suites = {s.name: s for s in all_suites()}
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small cases, few repeats (a smoke run)")
-    parser.add_argument("--suites", nargs="+", choices=sorted(suites), default=sorted(suites))
-    parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
-    parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--update-readme", action="store_true", help="copy the summary (medians and targets) into README.md")
-    args = parser.parse_args(argv)
-    args.repeats = args.repeats or (5 if args.quick else 15)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    print(_report.stamp(_peers.versions()))
+def _run_kernel_suites(kernel_suites: list[Suite], args) -> None:
+    """Run the kernel suites, write ``summary.md`` (medians and targets) and optionally the README's table."""
     all_rows, all_targets = [], []
-    for name in args.suites:
-        print(f"== {suites[name].title}")
-        rows, targets = run_suite(suites[name], args)
+    for suite in kernel_suites:
+        print(f"== {suite.title}")
+        rows, targets = run_suite(suite, args)
         all_rows += rows
         all_targets += targets
     targets = _report.targets_table(all_targets) if all_targets else "(no targets)"
@@ -129,6 +124,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_readme:
         kind = "quick run (two target shapes, few repeats)" if args.quick else "full run"
         _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", f"From a {kind}: {summary}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    suites = {s.name: s for s in all_suites()}
+    names = sorted(suites) + list(MODEL_BENCHMARKS)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small cases, few repeats (a smoke run)")
+    parser.add_argument("--suites", nargs="+", choices=names, default=names)
+    parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--update-readme", action="store_true", help="copy the summary (medians and targets) into README.md")
+    args = parser.parse_args(argv)
+    args.repeats = args.repeats or (5 if args.quick else 15)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    print(_report.stamp(_peers.versions()))
+    kernel_suites = [suites[name] for name in args.suites if name in suites]
+    if kernel_suites:
+        _run_kernel_suites(kernel_suites, args)
+    for name in (name for name in args.suites if name in MODEL_BENCHMARKS):
+        print(f"== {name} ({MODEL_BENCHMARKS[name]})", flush=True)
+        importlib.import_module(MODEL_BENCHMARKS[name]).main(["--quick"] if args.quick else [])
     return 0
 
 

@@ -32,6 +32,12 @@ def as_float_array(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
     return arr
 
 
+#: Status of one row of scores, as :func:`score_status` and the compiled score kernels write it: the kernels find it
+#: in the pass over the row they make anyway (its maximum), so that validating costs no pass of its own;
+#: :func:`raise_for_status` turns it into the errors :func:`check_scores` raises.
+SCORES_OK, SCORES_NAN, SCORES_POS_INF, SCORES_TOO_FEW_FINITE = 0, 1, 2, 3
+
+
 def check_scores(theta: np.ndarray, name: str = "theta", *, allow_neg_inf: bool = True) -> None:
     """Raise ``ValueError`` if ``theta`` holds NaN or +inf, a row made only of -inf, or -inf when not allowed.
 
@@ -40,13 +46,42 @@ def check_scores(theta: np.ndarray, name: str = "theta", *, allow_neg_inf: bool 
     """
     row_max = np.max(theta, axis=-1)
     if np.isnan(row_max).any():
-        raise ValueError(f"{name} contains NaN")
+        raise ValueError(_score_error(SCORES_NAN, name))
     if np.isposinf(row_max).any():
-        raise ValueError(f"{name} contains +inf; scores must be finite or -inf")
+        raise ValueError(_score_error(SCORES_POS_INF, name))
     if np.isneginf(row_max).any():
-        raise ValueError(f"{name} has a row whose entries are all -inf: no feasible output")
+        raise ValueError(_score_error(SCORES_TOO_FEW_FINITE, name))
     if not allow_neg_inf and np.isneginf(np.min(theta)):
         raise ValueError(f"{name} contains -inf; this function needs finite scores")
+
+
+def score_status(x: np.ndarray, min_finite: float = 1.0) -> np.ndarray:
+    """Status (int8, one per row) of the 2-D scores ``x``: SCORES_NAN, else SCORES_POS_INF, else
+    SCORES_TOO_FEW_FINITE (fewer than ``min_finite`` entries above -inf), else SCORES_OK."""
+    row_max = np.max(x, axis=1)
+    status = np.where(np.count_nonzero(x > -np.inf, axis=1) < min_finite, SCORES_TOO_FEW_FINITE, SCORES_OK)
+    status[np.isposinf(row_max)] = SCORES_POS_INF
+    status[np.isnan(row_max)] = SCORES_NAN
+    return status.astype(np.int8)
+
+
+def raise_for_status(status: np.ndarray, name: str, infeasible: str | None = None) -> None:
+    """Raise the ``ValueError`` of the worst row status (NaN, then +inf, then too few finite scores).
+
+    ``infeasible`` replaces the message of SCORES_TOO_FEW_FINITE (default: a row made only of -inf).
+    """
+    if not status.any():
+        return
+    worst = [code for code in (SCORES_NAN, SCORES_POS_INF, SCORES_TOO_FEW_FINITE) if (status == code).any()]
+    if worst:
+        raise ValueError(infeasible if worst[0] == SCORES_TOO_FEW_FINITE and infeasible else
+                         _score_error(worst[0], name))
+
+
+def _score_error(code: int, name: str) -> str:
+    return {SCORES_NAN: f"{name} contains NaN",
+            SCORES_POS_INF: f"{name} contains +inf; scores must be finite or -inf",
+            SCORES_TOO_FEW_FINITE: f"{name} has a row whose entries are all -inf: no feasible output"}[code]
 
 
 def check_finite(x: np.ndarray, name: str) -> None:

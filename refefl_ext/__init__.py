@@ -17,7 +17,9 @@ from refefl_ext._build_info import BUILD_FLAGS  # noqa: E402  (after the OpenMP 
 from refefl_ext._capped_entropic import capped_entropic_rows
 from refefl_ext._capped_simplex import projection_capped_simplex_rows
 from refefl_ext._config import OPENMP, max_threads
+from refefl_ext._coordinate import coordinate_ascent_box
 from refefl_ext._entmax import entmax15_rows, entmax_bisect_rows
+from refefl_ext._gda import data_moment, walker_pass
 from refefl_ext._isotonic import isotonic_kl, isotonic_l2
 from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
 from refefl_ext._simplex import projection_simplex_rows
@@ -35,4 +37,7 @@ __all__ = [
     "projection_permutahedron_rows",
     "projection_capped_simplex_rows",
     "capped_entropic_rows",
+    "walker_pass",
+    "data_moment",
+    "coordinate_ascent_box",
 ]

@@ -14,7 +14,7 @@ from cython.view cimport array as cvarray
 from libc.math cimport INFINITY, exp, fabs, log, log1p, nextafter, sqrt
 from libc.stdint cimport int64_t
 
-from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, row_max
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, ScoreScan, scan_scores
 
 
 cdef double[13] INV_FACTORIAL
@@ -225,17 +225,16 @@ cdef void log_sum_exps(const floating* x, Row* row, double* lse, double* lse_neg
     lse[0], lse_neg[0] = row.z_max + log(total), -row.z_max + log(total_neg)
 
 
-cdef int entropic_row(const floating* x, Py_ssize_t n, double s, int max_iter, floating* y, double* u,
-                      double* residual, double* width) noexcept nogil:
-    # one row of capped_entropic_rows (u doubles as the store of w); returns the evaluations of F (negated:
-    # unconverged)
+cdef int entropic_row(const floating* x, Py_ssize_t n, double s, double x_max, Py_ssize_t m, int max_iter,
+                      floating* y, double* u, double* residual, double* width) noexcept nogil:
+    # one row of capped_entropic_rows (x_max: its max, m: its finite entries; u doubles as the store of w);
+    # returns the evaluations of F (negated: unconverged)
     cdef Row row
     cdef Py_ssize_t i
-    cdef double x_max = row_max(x, n), x_min = INFINITY, lse, lse_neg, half_lo, half_hi, tau, E, unused
+    cdef double x_min = INFINITY, lse, lse_neg, half_lo, half_hi, tau, E, unused
     cdef int iterations
-    row.n, row.m = n, 0
+    row.n, row.m = n, m
     for i in range(n):
-        row.m += x[i] > -INFINITY
         x_min = x[i] if -INFINITY < x[i] < x_min else x_min
     residual[0] = width[0] = 0.0
     if row.m == s:  # the set is a point: y is the indicator of the finite scores
@@ -264,16 +263,22 @@ cdef int entropic_row(const floating* x, Py_ssize_t n, double s, int max_iter, f
 
 
 def capped_entropic_rows(const floating[:, ::1] x, double s, floating[:, ::1] out, double[:, ::1] margins,
-                         int max_iter):
+                         int max_iter, signed char[::1] status):
     """Twin of ``refefl.projections._capped_simplex.capped_entropic_rows``: writes ŷ into ``out`` and the margins
     into ``margins``; returns (iterations, largest final |F|, widest final bracket on τ, converged)."""
     cdef Py_ssize_t r, m = x.shape[0], n = x.shape[1]
+    cdef ScoreScan scan
     cdef int[::1] iterations = cvarray((max(m, 1),), sizeof(int), "i")
     cdef double[::1] residual = cvarray((max(m, 1),), sizeof(double), "d")
     cdef double[::1] width = cvarray((max(m, 1),), sizeof(double), "d")
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         for r in prange(m, schedule="static"):
-            iterations[r] = entropic_row(&x[r, 0], n, s, max_iter, &out[r, 0], &margins[r, 0], &residual[r],
-                                         &width[r])
+            iterations[r], residual[r], width[r] = 0, 0.0, 0.0
+            scan = scan_scores(&x[r, 0], n, s)
+            status[r] = scan.status
+            if scan.status:
+                continue
+            iterations[r] = entropic_row(&x[r, 0], n, s, scan.maximum, scan.n_finite, max_iter, &out[r, 0], &margins[r, 0],
+                                         &residual[r], &width[r])
     return (max([abs(v) for v in iterations[:m]], default=0), max([abs(v) for v in residual[:m]], default=0.0),
             max(width[:m], default=0.0), all(v >= 0 for v in iterations[:m]))

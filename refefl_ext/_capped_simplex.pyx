@@ -17,7 +17,9 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, NAN, fabs, nextafter
 
-from refefl_ext._rows cimport CHUNK, PARALLEL_MIN_ELEMENTS, Scratch, row_max, scratch_release, scratch_reserve
+from refefl_ext._rows cimport (
+    CHUNK, PARALLEL_MIN_ELEMENTS, Scratch, ScoreScan, scan_scores, scratch_release, scratch_reserve,
+)
 
 
 cdef struct Probe:
@@ -149,11 +151,11 @@ cdef double pivot(const floating* z, Py_ssize_t k, Py_ssize_t start, double lo, 
     return NAN
 
 
-cdef Py_ssize_t bracket_root(const floating* x, Py_ssize_t n, double s, Scratch* scratch, Fixed* fixed,
-                             Probe* pr, double* at) noexcept nogil:
+cdef Py_ssize_t bracket_root(const floating* x, Py_ssize_t n, double s, double x_max, Scratch* scratch,
+                             Fixed* fixed, Probe* pr, double* at) noexcept nogil:
     # Newton probes until the root's piece [pr.below, pr.above] is found (pr: the last probe, at *at); returns
     # the length of the candidate list left in scratch (−1: the row itself is still the list; −2: out of memory)
-    cdef double lo = -INFINITY, hi = INFINITY, p = <double>row_max(x, n) - 1.0, t
+    cdef double lo = -INFINITY, hi = INFINITY, p = x_max - 1.0, t
     cdef Py_ssize_t k = -1, count = n, previous = n, step = 0
     cdef bint newton = True
     while True:
@@ -254,24 +256,23 @@ cdef FreeSet free_set(const floating* z, Py_ssize_t k, const Fixed* fixed, doubl
     return fs
 
 
-cdef int project_row(const floating* x, Py_ssize_t n, double s, Scratch* scratch, floating* out,
-                     unsigned char* free) noexcept nogil:
-    # one row of projection_capped_simplex_rows; −1 if the candidate list could not grow
-    cdef Py_ssize_t i, j, k, m = 0
+cdef int project_row(const floating* x, Py_ssize_t n, double s, double x_max, Py_ssize_t m, Scratch* scratch,
+                     floating* out, unsigned char* free) noexcept nogil:
+    # one row of projection_capped_simplex_rows (x_max: its max, m: its finite entries); −1 if the candidate
+    # list could not grow
+    cdef Py_ssize_t i, j, k
     cdef Fixed fixed = Fixed(0, -INFINITY, INFINITY)
     cdef FreeSet fs
     cdef Probe last
     cdef double below, above, at, g_lo, offset, v
     cdef double wide[CHUNK]
     cdef bint flat
-    for i in range(n):
-        m += x[i] > -INFINITY
     if m == s:  # the set is the single point: indicator of the finite scores, empty F
         for i in range(n):
             out[i] = 1 if x[i] > -INFINITY else 0
             free[i] = 0
         return 0
-    k = bracket_root(x, n, s, scratch, &fixed, &last, &at)
+    k = bracket_root(x, n, s, x_max, scratch, &fixed, &last, &at)
     if k == -2:
         return -1
     below, above = last.below, last.above
@@ -320,17 +321,22 @@ cdef void write_block(const double* z, Py_ssize_t n, double below, double above,
 
 
 def projection_capped_simplex_rows(const floating[:, ::1] x, double s, floating[:, ::1] out,
-                                   unsigned char[:, ::1] free):
+                                   unsigned char[:, ::1] free, signed char[::1] status):
     """Twin of ``refefl.projections._capped_simplex.projection_capped_simplex_rows`` (sort-free Newton search
     over the breakpoints, see the module docstring): writes ŷ into ``out`` and the free set into ``free``."""
     cdef Py_ssize_t r, m = x.shape[0], n = x.shape[1]
+    cdef ScoreScan scan
     cdef Scratch scratch
     cdef int failed = 0
     cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one growing candidate buffer per thread
         for r in prange(m, schedule="static"):
-            if project_row(&x[r, 0], n, s, &scratch, &out[r, 0], &free[r, 0]) < 0:
+            scan = scan_scores(&x[r, 0], n, s)
+            status[r] = scan.status
+            if scan.status:
+                continue
+            if project_row(&x[r, 0], n, s, scan.maximum, scan.n_finite, &scratch, &out[r, 0], &free[r, 0]) < 0:
                 failed_rows[0] = 1
         scratch_release(&scratch)
     if failed:

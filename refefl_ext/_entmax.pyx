@@ -14,10 +14,10 @@ max, a branch-free pass collecting the candidates, a threshold search on them al
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport isinf, nextafter, pow, sqrt
+from libc.math cimport nextafter, pow, sqrt
 from cython.view cimport array as cvarray
 from refefl_ext._rows cimport (
-    PARALLEL_MIN_ELEMENTS, Scratch, collect_above, lower_cut, row_max, scratch_release,
+    PARALLEL_MIN_ELEMENTS, Scratch, ScoreScan, collect_above, lower_cut, scan_scores, scratch_release,
 )
 
 
@@ -65,17 +65,22 @@ cdef bint all_above(const double* z, Py_ssize_t k, double tau) noexcept nogil:
     return True
 
 
-def entmax15_rows(const floating[:, ::1] x, floating[:, ::1] out):
+def entmax15_rows(const floating[:, ::1] x, floating[:, ::1] out, signed char[::1] status):
     """Twin of ``refefl.projections._entmax.entmax15_rows`` (sort-free, see the module docstring)."""
     cdef Py_ssize_t r, i, k, m = x.shape[0], n = x.shape[1]
     cdef floating shift, tau, value
+    cdef ScoreScan scan
     cdef Scratch scratch
     cdef int failed = 0
     cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
-            shift = row_max(&x[r, 0], n)
+            scan = scan_scores(&x[r, 0], n, 1.0)
+            status[r] = scan.status
+            if scan.status:
+                continue
+            shift = <floating>scan.maximum
             k = collect_above(&x[r, 0], n, lower_cut(-2.0, shift, shift), shift, 0.5, &scratch)
             if k < 0:
                 failed_rows[0] = 1
@@ -128,11 +133,13 @@ cdef int bisect_threshold(double* z, Py_ssize_t k, double power, double lo, doub
     return max_iter + 1
 
 
-def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] out, int max_iter):
+def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] out, int max_iter,
+                       signed char[::1] status):
     """Twin of ``refefl.projections._entmax.entmax_bisect_rows``: returns
     (iterations, max |f| before normalization, widest final bracket, converged)."""
     cdef Py_ssize_t r, i, k, n_finite, m = x.shape[0], n = x.shape[1]
     cdef double power = 1.0 / (alpha - 1.0), shift, tau, value, total
+    cdef ScoreScan scan
     cdef Scratch scratch
     cdef int failed = 0
     cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
@@ -142,10 +149,12 @@ def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] 
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
-            shift = row_max(&x[r, 0], n)
-            n_finite = 0
-            for i in range(n):
-                n_finite = n_finite + (not isinf(x[r, i]))
+            iterations[r], residual[r], width[r] = 0, 0.0, 0.0
+            scan = scan_scores(&x[r, 0], n, 1.0)
+            status[r] = scan.status
+            if scan.status:
+                continue
+            shift, n_finite = scan.maximum, scan.n_finite
             k = collect_above(&x[r, 0], n, lower_cut(-power, shift, x[r, 0]), shift, alpha - 1.0, &scratch)
             if k < 0:
                 failed_rows[0] = 1

@@ -1,4 +1,5 @@
-# Helpers shared by the kernels (inline, nogil): traced scratch buffers, the row max, a dtype-level lower cut,
+# Helpers shared by the kernels (inline, nogil): traced scratch buffers, the scan of a row of scores (max and
+# status), a dtype-level lower cut,
 # and the candidate filter.
 from cython cimport floating
 from libc.math cimport INFINITY, fabs
@@ -32,11 +33,13 @@ cdef inline bint scratch_reserve(Scratch* s, Py_ssize_t size) noexcept nogil:
     cdef double* data
     if size <= s.capacity:
         return True
+    if s.data != NULL:  # untracked before realloc, which may free it
+        PyTraceMalloc_Untrack(SCRATCH_DOMAIN, <uintptr_t>s.data)
     data = <double*>realloc(s.data, capacity * sizeof(double))
     if data == NULL:
+        if s.data != NULL:
+            PyTraceMalloc_Track(SCRATCH_DOMAIN, <uintptr_t>s.data, s.capacity * sizeof(double))
         return False
-    if s.data != NULL:
-        PyTraceMalloc_Untrack(SCRATCH_DOMAIN, <uintptr_t>s.data)
     PyTraceMalloc_Track(SCRATCH_DOMAIN, <uintptr_t>data, capacity * sizeof(double))
     s.data = data
     s.capacity = capacity
@@ -51,22 +54,61 @@ cdef inline void scratch_release(Scratch* s) noexcept nogil:
     s.capacity = 0
 
 
-cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
-    # max_j x_j with four independent accumulators (a single running max is latency-bound); exact in any dtype
+cdef enum:
+    # a row's status, as refefl._validation.SCORES_* (the Python caller raises on it)
+    SCORES_OK = 0
+    SCORES_NAN = 1
+    SCORES_POS_INF = 2
+    SCORES_TOO_FEW_FINITE = 3
+
+
+cdef struct ScoreScan:
+    signed char status  # SCORES_*
+    double maximum      # the row max, NaN skipped (exact for float32 rows as well)
+    Py_ssize_t n_finite  # entries above −inf: the finite ones, on a valid row
+
+
+cdef inline ScoreScan scan_scores(const floating* x, Py_ssize_t n, double min_finite) noexcept nogil:
+    # the pass every score kernel starts with: the row max, the entries above −inf, and the row's status (NaN,
+    # +inf, fewer than min_finite entries above −inf). The fast pass keeps four maxima (a single running max is
+    # latency-bound) and four sums of x − x, which stay exactly 0 unless an entry is NaN or ±inf; only then
+    # (NaN, +inf, or the allowed −inf) does a second, exact pass sort the cases out. A struct is returned, not
+    # written through pointers, so that the variables receiving it inside prange are thread-private.
     cdef floating m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY
+    cdef floating d0 = 0, d1 = 0, d2 = 0, d3 = 0
     cdef Py_ssize_t i = 0
+    cdef bint nan = False
+    cdef ScoreScan scan
     while i + 4 <= n:
         m0 = x[i] if x[i] > m0 else m0
         m1 = x[i + 1] if x[i + 1] > m1 else m1
         m2 = x[i + 2] if x[i + 2] > m2 else m2
         m3 = x[i + 3] if x[i + 3] > m3 else m3
+        d0 += x[i] - x[i]
+        d1 += x[i + 1] - x[i + 1]
+        d2 += x[i + 2] - x[i + 2]
+        d3 += x[i + 3] - x[i + 3]
         i += 4
     while i < n:
         m0 = x[i] if x[i] > m0 else m0
+        d0 += x[i] - x[i]
         i += 1
     m0 = m1 if m1 > m0 else m0
     m2 = m3 if m3 > m2 else m2
-    return m2 if m2 > m0 else m0
+    scan.maximum = m2 if m2 > m0 else m0
+    scan.n_finite = n
+    if (d0 + d1) + (d2 + d3) != 0:  # NaN: some entry is NaN or ±inf
+        scan.n_finite = 0
+        for i in range(n):
+            nan |= x[i] != x[i]
+            scan.n_finite += x[i] > -INFINITY
+    if nan:
+        scan.status = SCORES_NAN
+    elif scan.maximum == INFINITY:
+        scan.status = SCORES_POS_INF
+    else:
+        scan.status = SCORES_TOO_FEW_FINITE if scan.n_finite < min_finite else SCORES_OK
+    return scan
 
 
 cdef inline floating lower_cut(double level, double shift, floating dtype_tag) noexcept nogil:

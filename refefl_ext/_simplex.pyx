@@ -1,6 +1,6 @@
 """Sort-free projection onto the simplex: twin of ``refefl.projections._simplex.projection_simplex_rows``.
 
-Per row: (1) the row max m; (2) a branch-free pass that keeps the candidates x_i > m − r (the threshold τ of
+Per row: (1) the row max m, and the row's status (NaN, +inf, all −inf: the row is then skipped); (2) a branch-free pass that keeps the candidates x_i > m − r (the threshold τ of
 y = [x − m − τ]₊ lies in [−r, 0), so every other coordinate is 0); (3) Michelot's fixed point
 τ ← (Σ_S z − r)/|S|, S ← {z ∈ S : z > τ} on the few candidates z = x − m (C. Michelot, "A finite algorithm for
 finding the projection of a point onto the canonical simplex of R^n", J. Optim. Theory Appl. 50, 1986; τ
@@ -11,7 +11,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport NAN
 from refefl_ext._rows cimport (
-    PARALLEL_MIN_ELEMENTS, Scratch, collect_above, lower_cut, row_max, scratch_release,
+    PARALLEL_MIN_ELEMENTS, Scratch, ScoreScan, collect_above, lower_cut, scan_scores, scratch_release,
 )
 
 
@@ -43,9 +43,10 @@ cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, 
     return <floating>michelot_threshold(scratch.data, k, radius)
 
 
-def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:, ::1] out):
+def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:, ::1] out, signed char[::1] status):
     """Twin of ``refefl.projections._simplex.projection_simplex_rows`` (sort-free, see the module docstring)."""
     cdef Py_ssize_t r, i, m = x.shape[0], n = x.shape[1]
+    cdef ScoreScan scan
     cdef floating shift, tau, value
     cdef Scratch scratch
     cdef int failed = 0
@@ -53,7 +54,11 @@ def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:,
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):
-            shift = row_max(&x[r, 0], n)
+            scan = scan_scores(&x[r, 0], n, 1.0)
+            status[r] = scan.status
+            if scan.status:
+                continue
+            shift = <floating>scan.maximum
             tau = simplex_threshold(&x[r, 0], n, radius, &scratch, shift)
             if tau != tau:
                 failed_rows[0] = 1

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import refefl
 from refefl.regularizers import REGULARIZERS, regularizer
-from refefl.testing import assert_close, directional_derivative
+from refefl.testing import assert_close
 
 # (name, params, μ: strong convexity modulus w.r.t. the Euclidean norm on the domain, or 0 if none)
 CASES = [

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from scipy.special import expit
 
 import refefl
+import refefl.gda  # noqa: F401  (not imported by refefl itself; registers the GDA twins)
 from refefl import _backend
 from refefl.testing import default_tolerance
 
@@ -52,6 +53,10 @@ def _split_keys(keys):
     return [keys >> np.uint64(32), keys & np.uint64(2**32 - 1)]  # exact in float64, unlike 64-bit integers
 
 
+def _status(x):
+    return np.full(x.shape[0], -1, dtype=np.int8)  # every row's status is written (-1 is no status)
+
+
 def _capped_s(x):
     # s must not exceed the number of finite scores of any row: 2.5, or the point case on short rows
     return float(min(2.5, np.isfinite(x).sum(axis=1).min()))
@@ -60,24 +65,66 @@ def _capped_s(x):
 def _capped_entropic_outputs(args, result):
     # ŷ = σ(u) and 1 − ŷ = σ(−u), as the margins u are determined only as well as σ resolves them (where every
     # σ saturates, τ ranges over a whole interval on which the rounded sums equal s), and convergence
-    return [args[2], expit(-args[3]), np.array(result[3])]
+    return [args[2], expit(-args[3]), np.array(result[3]), args[5]]
+
+
+def _coordinate_args(x, entropic=None, shared=None):
+    # θ: the first (at most 24) columns of x; a symmetric A with entries ~ N(0, 1/k) and a diagonal below the bound
+    # (a third of it 0: the closed-form update), shared or one per row; a random start in [0, 1]^k. Defaults:
+    # binary entropy on batches of odd length, A shared on rows of even length (all four pairs over _inputs)
+    entropic = x.shape[0] % 2 == 1 if entropic is None else entropic
+    shared = x.shape[1] % 2 == 0 if shared is None else shared
+    theta = np.ascontiguousarray(x[:, :24])
+    n, k = theta.shape
+    rng = np.random.default_rng(k)
+    b = rng.normal(size=(1 if shared else n, k, k)) / np.sqrt(k)
+    a = (b + b.swapaxes(1, 2)) / 2
+    diag = rng.uniform(-0.5, 0.5, size=a.shape[:2]) * (4.0 if entropic else 1.0)
+    diag[:, ::3] = 0
+    a[:, np.arange(k), np.arange(k)] = diag
+    y0 = rng.uniform(size=theta.shape).astype(x.dtype)
+    tol = float(np.sqrt(np.finfo(x.dtype).eps))
+    return theta, a.astype(x.dtype), y0, entropic, 50, tol, np.empty(n, np.intp)
+
+
+def _gda_args(x, with_walker_step):
+    # walkers: the rows of x on the unit sphere (scaled first, so that 1e300 does not overflow); 13 neurons (not a
+    # multiple of the compiled twin's padding); weights of both signs; Gaussian noise; h = 0.02
+    rows = x / np.maximum(np.abs(x).max(axis=1, keepdims=True), np.finfo(x.dtype).tiny)
+    rows[np.all(rows == 0, axis=1), 0] = 1.0
+    walkers = np.ascontiguousarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=x.dtype)
+    rng = np.random.default_rng(x.shape[1])
+    directions = rng.normal(size=(13, x.shape[1]))
+    directions = (directions / np.linalg.norm(directions, axis=1, keepdims=True)).astype(x.dtype)
+    moment = np.empty(directions.shape)
+    if not with_walker_step:
+        return walkers, directions, moment
+    weights, noise = rng.uniform(-3, 3, size=13).astype(x.dtype), rng.normal(size=x.shape).astype(x.dtype)
+    return walkers, directions, weights, 0.02, noise, np.empty_like(walkers), moment
 
 
 # name -> (make_args, outputs to compare, whether -inf entries are allowed)
 CASES = {
     "isotonic_l2": (_isotonic_l2_args, lambda a, r: [a[2], a[3][:, : 1], a[4]], False),
     "isotonic_kl": (_isotonic_kl_args, lambda a, r: [a[2], a[4]], False),
-    "projection_simplex_rows": (lambda x: (x, 1.0, np.empty_like(x)), lambda a, r: [a[2]], True),
-    "entmax15_rows": (lambda x: (x, np.empty_like(x)), lambda a, r: [a[1]], True),
-    "entmax_bisect_rows": (lambda x: (x, 1.7, np.empty_like(x), 200), lambda a, r: [a[2], np.array(r[3])], True),
+    "projection_simplex_rows": (lambda x: (x, 1.0, np.empty_like(x), _status(x)), lambda a, r: [a[2], a[3]], True),
+    "entmax15_rows": (lambda x: (x, np.empty_like(x), _status(x)), lambda a, r: [a[1], a[2]], True),
+    "entmax_bisect_rows": (
+        lambda x: (x, 1.7, np.empty_like(x), 200, _status(x)), lambda a, r: [a[2], np.array(r[3]), a[4]], True
+    ),
     "order_keys": (lambda x: (x, True, np.empty(x.shape, np.uint64)), lambda a, r: _split_keys(a[2]), False),
     "projection_capped_simplex_rows": (
-        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape, np.uint8)), lambda a, r: [a[2], a[3]], True
+        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape, np.uint8), _status(x)),
+        lambda a, r: [a[2], a[3], a[4]], True
     ),
     "capped_entropic_rows": (
-        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape), 200), _capped_entropic_outputs, True
+        lambda x: (x, _capped_s(x), np.empty_like(x), np.empty(x.shape), 200, _status(x)), _capped_entropic_outputs,
+        True
     ),
     "projection_permutahedron_rows": (_permutahedron_args, lambda a, r: [a[5], a[1], a[7]], False),
+    "walker_pass": (lambda x: _gda_args(x, True), lambda a, r: [a[5], a[6]], False),
+    "data_moment": (lambda x: _gda_args(x, False), lambda a, r: [a[2]], False),
+    "coordinate_ascent_box": (_coordinate_args, lambda a, r: [a[2], a[6]], False),
 }
 
 
@@ -117,6 +164,79 @@ def test_kernel_equals_numpy_twin(name, dtype):
         for got, want in zip(outputs(args_ext, result_ext), outputs(args_numpy, result_numpy)):
             scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=1.0))
             np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale, err_msg=f"{name}, {label}")
+
+
+# the score kernels check the rows themselves: a status per row, equal in both twins, on invalid rows as well
+SCORE_KERNELS = {
+    "projection_simplex_rows": lambda x, status: (x, 1.0, np.empty_like(x), status),
+    "entmax15_rows": lambda x, status: (x, np.empty_like(x), status),
+    "entmax_bisect_rows": lambda x, status: (x, 1.7, np.empty_like(x), 200, status),
+    "projection_capped_simplex_rows": lambda x, status: (x, 2.5, np.empty_like(x), np.empty(x.shape, np.uint8),
+                                                         status),
+    "capped_entropic_rows": lambda x, status: (x, 2.5, np.empty_like(x), np.empty(x.shape), 200, status),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCORE_KERNELS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_rows", [9, 40000])  # one thread, and rows split across threads
+def test_score_kernels_report_the_same_row_status(name, dtype, n_rows):
+    from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
+
+    x = np.random.default_rng(1).normal(size=(n_rows, 13)).astype(dtype)
+    x[1, 5] = np.nan
+    x[2, 0] = np.inf
+    x[3, 1], x[3, 7] = np.nan, np.inf  # NaN wins
+    x[4] = -np.inf
+    x[5, 2:] = -np.inf  # two finite scores: enough for s = 1, too few for s = 2.5
+    x[6, 12] = -np.inf  # valid
+    x[-1, -1] = np.nan  # the last row, on the last thread
+    expected = np.full(n_rows, SCORES_OK, dtype=np.int8)
+    expected[[1, 3, n_rows - 1]] = SCORES_NAN
+    expected[2] = SCORES_POS_INF
+    expected[4] = SCORES_TOO_FEW_FINITE
+    if name.startswith(("projection_capped", "capped")):
+        expected[5] = SCORES_TOO_FEW_FINITE
+    for kernel in (_backend.TWINS[name], _backend.ext_kernel(name)):
+        status = np.full(n_rows, -1, dtype=np.int8)
+        with np.errstate(all="ignore"):
+            kernel(*SCORE_KERNELS[name](x, status))
+        np.testing.assert_array_equal(status, expected, err_msg=f"{name} ({kernel.__module__})")
+
+
+@pytest.mark.parametrize("entropic", [True, False])
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_coordinate_ascent_twins_agree_on_every_variant(entropic, shared, dtype):
+    # both regularizers with A shared and per row, on a batch large enough to run on threads
+    x = np.random.default_rng(5).normal(size=(2000, 12)).astype(dtype)
+    x[::7] *= 20  # saturated rows as well
+    args_numpy, args_ext = _coordinate_args(x, entropic, shared), _coordinate_args(x, entropic, shared)
+    _backend.TWINS["coordinate_ascent_box"](*args_numpy)
+    _backend.ext_kernel("coordinate_ascent_box")(*args_ext)
+    rtol, atol = default_tolerance(dtype)
+    np.testing.assert_allclose(args_ext[2], args_numpy[2], rtol=rtol, atol=atol)
+    np.testing.assert_array_equal(args_ext[6], args_numpy[6])
+    assert (args_numpy[6] > 1).any()
+
+
+@pytest.mark.parametrize("omega", ["binary_entropy", "box_squared"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_coordinate_ascent_backends_agree_on_strided_input(omega, dtype):
+    from refefl import energies, maximizers
+
+    rng = np.random.default_rng(3)
+    theta = np.asfortranarray(rng.normal(size=(40, 14)).astype(dtype))[:, ::2]  # non-contiguous
+    b = rng.normal(size=(7, 7)) / 3
+    params = (theta, (b + b.T - np.diag(np.diag(b + b.T))).astype(dtype))
+    regularizer = refefl.regularizer(omega)
+    got, info_ext = maximizers.CoordinateAscent(backend="ext").maximize(energies.Quadratic(), regularizer, params)
+    want, info_np = maximizers.CoordinateAscent(backend="numpy").maximize(energies.Quadratic(), regularizer, params)
+    assert got.dtype == want.dtype == dtype and info_ext.iterations == info_np.iterations > 1
+    rtol, atol = default_tolerance(dtype)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    with pytest.raises(ValueError, match="backend"):
+        maximizers.CoordinateAscent(backend="fortran")
 
 
 # Public functions with a backend switch, called on awkward layouts: both backends must agree.

@@ -72,11 +72,10 @@ def _dual_hessian(eigenvalues: np.ndarray, vectors: np.ndarray, bound: float) ->
     below = eigenvalues <= bound
     p, q = vectors[:, below], vectors[:, ~below]
     inner = p @ p.T
-    hessian = inner * inner
     across = (eigenvalues[below, None] - bound) / (eigenvalues[below, None] - eigenvalues[None, ~below])
-    for j in range(q.shape[1]):
-        hessian += 2 * np.outer(q[:, j], q[:, j]) * ((p * across[:, j]) @ p.T)
-    return hessian
+    # Σ_j (q_j q_jᵀ) ∘ (P Diag(Ω_·j) Pᵀ) = W Diag(vec Ω) Wᵀ with W_{l,(i,j)} = P_li q_lj: one product
+    w = (p[:, :, None] * q[:, None, :]).reshape(len(p), -1)
+    return inner * inner + 2 * (w * across.ravel()) @ w.T
 
 
 def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1e-10,
@@ -90,9 +89,10 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
         y^\star = \operatorname*{argmin}_y \textstyle\sum_i g(\lambda_i(A + \operatorname{Diag} y)),
 
     with :math:`\Pi_c` the clipping of the eigenvalues at c and g the Huber-like function of :func:`_huber`
-    (the Lagrangian dual of the diagonal constraint). The dual is solved by semismooth Newton with Armijo
-    backtracking; its generalized Hessian is :func:`_dual_hessian`. The result's diagonal is
-    then set to 0 and, if rounding left λ_max above c, it is shrunk by the factor c/λ_max.
+    (the Lagrangian dual of the diagonal constraint). A feasible A is returned as it is (symmetrized). Otherwise
+    the dual is solved by semismooth Newton with Armijo backtracking; its generalized Hessian is
+    :func:`_dual_hessian`. The result's diagonal is then set to 0 and, if rounding left λ_max above c, it is
+    shrunk by the factor c/λ_max.
 
     Parameters
     ----------
@@ -115,6 +115,8 @@ def project_zero_diagonal_bounded(a: np.ndarray, bound: float, *, tol: float = 1
     approach to semidefinite least-squares problems", SIAM J. Matrix Anal. Appl. 26(1).
     """
     a = (a + a.T) / 2
+    if not np.diag(a).any() and np.linalg.eigvalsh(a)[-1] <= bound:  # already feasible: its own projection
+        return a
     y = -np.diag(a).copy()  # the start y = −diag(A) is exact when A + Diag y already satisfies the bound
     for _ in range(max_iter):
         x, eigenvalues, vectors = _clip_spectrum(a + np.diag(y), bound)

@@ -1,6 +1,8 @@
 """Langevin walkers on the sphere: the ascent player of the GDA (particles μ in the dual problem)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
@@ -75,7 +77,8 @@ def particle_step(walkers, energy: ReLUEnergy, step: float, noise) -> np.ndarray
 
 def _particle_step(walkers: np.ndarray, grad: np.ndarray, step: float, noise: np.ndarray) -> np.ndarray:
     """:func:`particle_step` from the tangential gradient at the walkers (no validation)."""
-    return normalize_rows(walkers - step * grad + np.sqrt(2 * step) * noise)
+    # math.sqrt: a Python float keeps float32 walkers float32 (NumPy's float64 scalar would promote them)
+    return normalize_rows(walkers - step * grad + math.sqrt(2 * step) * noise)
 
 
 def langevin(energy: ReLUEnergy, walkers, *, step: float, n_steps: int, rng: np.random.Generator,

@@ -6,10 +6,12 @@ from typing import Callable
 
 import numpy as np
 
+from refefl._backend import select
 from refefl._validation import check_positive, check_positive_int
 from refefl.gda._energy import ReLUEnergy
-from refefl.gda._langevin import _particle_step, antithetic_noise
-from refefl.gda._neurons import _moment, _neuron_step
+from refefl.gda._kernels import data_moment, walker_pass
+from refefl.gda._langevin import antithetic_noise
+from refefl.gda._neurons import _neuron_step
 
 Callback = Callable[[int, ReLUEnergy], None]
 
@@ -97,11 +99,16 @@ class GDAResult:
 
 
 class _Walkers:
-    """The ascent player: walkers with their restart schedule; a call advances them and returns the witness."""
+    """The ascent player: walkers with their restart schedule; a call advances them and returns the witness.
 
-    def __init__(self, data: np.ndarray, config: GDAConfig, rng: np.random.Generator) -> None:
-        self.data, self.config, self.rng = data, config, rng
-        self.walkers = np.concatenate([data, data])
+    The Langevin step and the witness run as two row passes, :func:`walker_pass` and :func:`data_moment`, in
+    the implementation ``backend`` picks (:func:`refefl._backend.select`).
+    """
+
+    def __init__(self, data: np.ndarray, config: GDAConfig, rng: np.random.Generator, backend: str = "auto") -> None:
+        self.data, self.config, self.rng = np.ascontiguousarray(data), config, rng
+        self._walker_pass, self._data_moment = select(walker_pass, backend), select(data_moment, backend)
+        self.walkers = np.concatenate([self.data, self.data])
         self.n_restarts = 0
 
     def _restart_now(self, t: int) -> bool:
@@ -113,17 +120,17 @@ class _Walkers:
         return self.config.restart >= 1 or (self.config.restart > 0 and self.rng.random() < self.config.restart)
 
     def __call__(self, t: int, energy: ReLUEnergy) -> np.ndarray:
-        x, z, dtype = self.data, energy.directions, self.data.dtype
-        active_x = (x @ z.T > 0).astype(dtype)
+        x, dtype = self.data, self.data.dtype
         if self._restart_now(t):
             self.walkers, self.n_restarts = np.concatenate([x, x]), self.n_restarts + 1
-            active_y = np.concatenate([active_x, active_x])  # the restarted walkers' pattern is the data's
-        else:
-            active_y = (self.walkers @ z.T > 0).astype(dtype)
         noise = antithetic_noise(self.rng, x.shape[0], x.shape[1], dtype)
-        grad = energy._grad_x(self.walkers, active_y, tangential=True)
-        self.walkers = y = _particle_step(self.walkers, grad, self.config.step_x, noise)
-        return _moment(x, active_x, None) - _moment(y, (y @ z.T > 0).astype(dtype), None)
+        z = np.ascontiguousarray(energy.directions, dtype=dtype)
+        moved, walker_sum, data_sum = np.empty_like(self.walkers), np.empty(z.shape), np.empty(z.shape)
+        self._walker_pass(self.walkers, z, energy.output_weights.astype(dtype, copy=False), self.config.step_x,
+                          noise, moved, walker_sum)
+        self._data_moment(x, z, data_sum)
+        self.walkers = moved
+        return (data_sum / x.shape[0] - walker_sum / moved.shape[0]).astype(dtype, copy=False)
 
 
 def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarray], *, n_iter: int,
@@ -153,7 +160,7 @@ def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarr
 
 
 def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDAConfig = GDAConfig(),
-              callback: Callback | None = None, callback_every: int = 1) -> GDAResult:
+              callback: Callback | None = None, callback_every: int = 1, backend: str = "auto") -> GDAResult:
     r"""Train a shallow ReLU energy by particle gradient descent-ascent, with restarts at the data.
 
     Walkers start at the data, two per point (M = 2N, antithetic noise). Iteration t:
@@ -184,6 +191,11 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     config : GDAConfig
     callback : callable ``(t, energy) -> None``, optional
         Called at t = 0, every ``callback_every`` iterations and at the end (for metrics).
+    backend : {"auto", "numpy", "ext"}
+        Implementation of the walkers' pass and the moments (:mod:`refefl.gda._kernels`): the NumPy reference
+        or its compiled twin (:func:`refefl._backend.select`; "auto" takes the twin when it is built). Both
+        compute the same iteration; rounding differs, and the walkers are a chaotic system, so long runs agree
+        in distribution, not to the last digit.
 
     Returns
     -------
@@ -197,7 +209,7 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     """
     x = student._points(data)
     _, step_z, step_w = config.steps(student.dim)
-    walkers = _Walkers(x, config, np.random.default_rng(rng))
+    walkers = _Walkers(x, config, np.random.default_rng(rng), backend)
     energy = descend(student, walkers, n_iter=n_iter, step_z=step_z, step_w=step_w, beta=config.beta,
                      callback=callback, callback_every=callback_every)
     return GDAResult(energy, walkers.walkers, walkers.n_restarts)

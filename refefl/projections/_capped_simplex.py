@@ -22,14 +22,15 @@ import numpy as np
 from scipy.special import expit, logit
 
 from refefl import _backend
-from refefl._validation import check_positive, check_positive_int, from_rows
+from refefl._validation import check_positive, check_positive_int, from_rows, raise_for_status
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
-from refefl.projections._simplex import validated_rows
+from refefl.projections._simplex import bad_rows, score_rows
 
 
 @_backend.numpy_twin
-def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, free: np.ndarray) -> None:
-    r"""Euclidean projection of each row of ``x`` onto :math:`C_s` (row kernel: no validation, writes in place).
+def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, free: np.ndarray,
+                                   status: np.ndarray) -> None:
+    r"""Euclidean projection of each row of ``x`` onto :math:`C_s` (row kernel: checks x itself, writes in place).
 
     .. math::
 
@@ -53,14 +54,19 @@ def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, fre
     Parameters
     ----------
     x : ndarray of shape (n_rows, k), float32 or float64, C-contiguous
-        Finite or ``-inf``; each row has m ≥ s finite entries, and 0 < s ≤ k.
+        Any values (checked here: finite or ``-inf``, each row with m ≥ s finite entries); 0 < s ≤ k.
     s : float
     out : ndarray of shape (n_rows, k), dtype of ``x``; receives ŷ.
     free : ndarray of shape (n_rows, k), uint8; receives 1 on F, where ŷ moves with x (the Jacobian is the
         centring operator on F, 0 elsewhere); empty when m = s (the set is then a point).
+    status : ndarray of shape (n_rows,), int8; receives each row's status (see
+        :func:`refefl.projections._simplex.bad_rows`, with fewer than s finite scores counted as too few); when
+        a row is invalid, the other outputs are unspecified.
 
     Breakpoints and sums are computed in float64 whatever the dtype of ``x``; O(k log k) per row.
     """
+    if bad_rows(x, status, s):
+        return
     z = x.astype(np.float64)
     with np.errstate(over="ignore"):  # x_i - b beyond the float range: ±inf, which clip maps to 0 or 1
         saturated, is_free = _classify(z, s, *_bracketing_breakpoints(z, s))
@@ -116,7 +122,8 @@ def _bracketing_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.nda
 
 
 @_backend.numpy_twin
-def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.ndarray, max_iter: int) -> tuple:
+def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.ndarray, max_iter: int,
+                         status: np.ndarray) -> tuple:
     r"""Entropic map :math:`\hat y = \sigma(x - \tau)`, :math:`\sum_i \hat y_i = s`, of each row (row kernel).
 
     With S(τ) = Σ_i σ(x_i − τ) and its complement C(τ) = Σ_i σ(τ − x_i) = m − S(τ) (m finite scores), τ solves
@@ -149,13 +156,16 @@ def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.n
     Parameters
     ----------
     x : ndarray of shape (n_rows, k), float32 or float64, C-contiguous
-        Finite or ``-inf``, each row with m ≥ s finite entries, 0 < s ≤ k.
+        Any values (checked here: finite or ``-inf``, each row with m ≥ s finite entries); 0 < s ≤ k.
     s : float
     out : ndarray of shape (n_rows, k), dtype of ``x``; receives ŷ = σ(u).
     margins : ndarray of shape (n_rows, k), float64; receives u = x − τ: ``-inf`` on ``-inf`` scores and
         ``+inf`` on the finite scores of rows with m = s (ŷ is then their indicator).
     max_iter : int
         Budget of the root finding.
+    status : ndarray of shape (n_rows,), int8; receives each row's status (see
+        :func:`refefl.projections._simplex.bad_rows`, with fewer than s finite scores counted as too few); when
+        a row is invalid, the other outputs are unspecified.
 
     Returns
     -------
@@ -163,6 +173,8 @@ def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.n
         The fields of :class:`~refefl.projections._root_finding.RootInfo`: iterations, the largest final |F|,
         the widest final bracket on τ, and whether every row converged.
     """
+    if bad_rows(x, status, s):
+        return 0, 0.0, 0.0, True
     z = x.astype(np.float64)
     finite = np.isfinite(z)
     n_finite = finite.sum(axis=1)
@@ -255,30 +267,29 @@ def _entropic_bracket(z: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float
 
 
 def _validated(x, s, axis: int) -> tuple[np.ndarray, tuple[int, ...], int, float]:
-    """Rows of x (validated scores), their moved shape, the axis, and s checked against 0 < s ≤ m ≤ k."""
-    rows, moved_shape, axis = validated_rows(x, "x", axis)
+    """Rows of x (values checked by the kernels), their moved shape, the axis, and s checked against 0 < s ≤ k."""
+    rows, moved_shape, axis = score_rows(x, "x", axis)
     s = check_positive(s, "s")
     k = rows.shape[1]
     if s > k:
         raise ValueError(f"s must satisfy 0 < s <= k = {k} (the length of x along axis {axis}), got s = {s}")
-    if s <= 1 or rows.min() > -np.inf:  # m ≥ 1 (no row is all -inf), or m = k
-        return rows, moved_shape, axis, s
-    n_finite = np.isfinite(rows).sum(axis=1)
-    if (n_finite < s).any():
-        raise ValueError(
-            f"x has a slice with only {n_finite.min()} finite scores, fewer than s = {s}: no y in [0, 1]^k with "
-            "sum s is 0 on every -inf score (infeasible)"
-        )
     return rows, moved_shape, axis, s
+
+
+def _raise_for_status(status: np.ndarray, s: float) -> None:
+    raise_for_status(status, "x", infeasible=(
+        f"x has a slice with fewer than s = {s} finite scores: no y in [0, 1]^k with sum s is 0 on every -inf "
+        "score (infeasible)") if s > 1 else None)
 
 
 def solve_capped_simplex(x, s, *, axis: int = -1, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Validated :func:`projection_capped_simplex` that also returns the free set (bool, shape of x)."""
     kernel = _backend.select(projection_capped_simplex_rows, backend)
     rows, moved_shape, axis, s = _validated(x, s, axis)
-    out = np.empty_like(rows)
+    out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
     free = np.empty(rows.shape, dtype=np.uint8)
-    kernel(rows, s, out, free)
+    kernel(rows, s, out, free, status)
+    _raise_for_status(status, s)
     return from_rows(out, moved_shape, axis), from_rows(free.view(bool), moved_shape, axis)
 
 
@@ -290,9 +301,10 @@ def solve_capped_simplex_entropic(
     kernel = _backend.select(capped_entropic_rows, backend)
     max_iter = check_positive_int(max_iter, "max_iter")
     rows, moved_shape, axis, s = _validated(x, s, axis)
-    out = np.empty_like(rows)
+    out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
     margins = np.empty(rows.shape, dtype=np.float64)
-    info = RootInfo(*kernel(rows, s, out, margins, max_iter))
+    info = RootInfo(*kernel(rows, s, out, margins, max_iter, status))
+    _raise_for_status(status, s)
     warn_if_unconverged(info, "capped simplex threshold search", stacklevel=4)
     return from_rows(out, moved_shape, axis), from_rows(margins, moved_shape, axis), info
 

@@ -1,7 +1,8 @@
 r"""α-entmax, the regularized prediction of the Tsallis α-negentropy, for any α > 1.
 
-Two NumPy row kernels (C-contiguous 2-D input, preallocated output, no validation): :func:`entmax15_rows`, exact
-and sort-based for α = 1.5, and :func:`entmax_bisect_rows`, a threshold search for any α with
+Two NumPy row kernels (C-contiguous 2-D input, preallocated outputs, each row's status reported as in
+:mod:`refefl.projections._simplex`): :func:`entmax15_rows`, exact and sort-based for α = 1.5, and
+:func:`entmax_bisect_rows`, a threshold search for any α with
 :func:`refefl.projections._root_finding.find_root_decreasing`. α = 2 is sparsemax
 (:func:`refefl.projections._simplex.projection_simplex_rows`). All work in float64 on the shifted, scaled
 scores :math:`z = (\alpha - 1)(\theta - \max_j \theta_j)`, in which the threshold lies in [−1, 0): the bracket
@@ -14,9 +15,9 @@ import numbers
 import numpy as np
 
 from refefl import _backend
-from refefl._validation import check_positive_int, from_rows
+from refefl._validation import check_positive_int, from_rows, raise_for_status
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
-from refefl.projections._simplex import projection_simplex_rows, shifted_rows, validated_rows
+from refefl.projections._simplex import bad_rows, projection_simplex_rows, score_rows, shifted_rows
 
 METHODS = ("auto", "sort", "bisect")
 EXACT_ALPHAS = (1.5, 2.0)
@@ -36,7 +37,7 @@ def check_alpha(alpha) -> float:
 
 
 @_backend.numpy_twin
-def entmax15_rows(x: np.ndarray, out: np.ndarray) -> None:
+def entmax15_rows(x: np.ndarray, out: np.ndarray, status: np.ndarray) -> None:
     r"""1.5-entmax of each row of ``x``, exact and sort-based (row kernel).
 
     With :math:`z = (x - \max x)/2` sorted decreasingly and, for each k, the mean :math:`m_k` and variance
@@ -46,12 +47,17 @@ def entmax15_rows(x: np.ndarray, out: np.ndarray) -> None:
 
     Parameters
     ----------
-    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous; finite or ``-inf``, no row all ``-inf``
+    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous
+        Any values: checked here (finite or ``-inf``, no row all ``-inf``).
     out : ndarray of shape (n_rows, n), dtype of ``x``; receives y.
+    status : ndarray of shape (n_rows,), int8; receives each row's status (see
+        :func:`refefl.projections._simplex.bad_rows`); when a row is invalid, ``out`` is unspecified.
 
     The support is found from running sums; :math:`\tau_{k^*}` is then recomputed from the support alone with a
     two-pass variance, so its error does not grow with the cancellation in :math:`1/k - v_k`. Float64 throughout.
     """
+    if bad_rows(x, status):
+        return
     z = shifted_rows(x, 0.5, _FLOOR)
     z_sorted = np.sort(z, axis=1)[:, ::-1]
     ranks = np.arange(1, z.shape[1] + 1)
@@ -73,7 +79,7 @@ def _entmax15_threshold(z_sorted: np.ndarray, support_size: np.ndarray) -> np.nd
 
 
 @_backend.numpy_twin
-def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: int) -> tuple:
+def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: int, status: np.ndarray) -> tuple:
     r"""α-entmax of each row of ``x`` by a safeguarded Newton/bisection search of the threshold (row kernel).
 
     Solves :math:`f(\tau) = \sum_i [z_i - \tau]_+^{1/(\alpha-1)} - 1 = 0` (decreasing in τ) with
@@ -86,12 +92,15 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: i
 
     Parameters
     ----------
-    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous; finite or ``-inf``, no row all ``-inf``
+    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous
+        Any values: checked here (finite or ``-inf``, no row all ``-inf``).
     alpha : float
         α > 1.
     out : ndarray of shape (n_rows, n), dtype of ``x``; receives y.
     max_iter : int
         Iteration budget of the root finder (a ``ConvergenceWarning`` is raised if it runs out).
+    status : ndarray of shape (n_rows,), int8; receives each row's status (see
+        :func:`refefl.projections._simplex.bad_rows`); when a row is invalid, ``out`` is unspecified.
 
     Returns
     -------
@@ -99,6 +108,8 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: i
         The fields of :class:`~refefl.projections._root_finding.RootInfo`: iterations, the largest final |f|
         (mass error before the division), the widest final bracket, and whether all rows converged.
     """
+    if bad_rows(x, status):
+        return 0, 0.0, 0.0, True
     z = shifted_rows(x, alpha - 1.0, _FLOOR)
     power = 1.0 / (alpha - 1.0)
     lo = np.full(z.shape[0], -1.0)
@@ -177,16 +188,18 @@ def entmax(
     alpha = check_alpha(alpha)
     method = _resolve_method(method, alpha)
     max_iter = check_positive_int(max_iter, "max_iter")
-    rows, moved_shape, axis = validated_rows(theta, "theta", axis)
-    out = np.empty_like(rows)
+    rows, moved_shape, axis = score_rows(theta, "theta", axis)
+    out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
     info = None
     if method == "bisect":
-        info = RootInfo(*_backend.select(entmax_bisect_rows, backend)(rows, alpha, out, max_iter))
-        warn_if_unconverged(info, "entmax threshold search")
+        info = RootInfo(*_backend.select(entmax_bisect_rows, backend)(rows, alpha, out, max_iter, status))
     elif alpha == 2.0:
-        _backend.select(projection_simplex_rows, backend)(rows, 1.0, out)
+        _backend.select(projection_simplex_rows, backend)(rows, 1.0, out, status)
     else:
-        _backend.select(entmax15_rows, backend)(rows, out)
+        _backend.select(entmax15_rows, backend)(rows, out, status)
+    raise_for_status(status, "theta")
+    if info is not None:
+        warn_if_unconverged(info, "entmax threshold search")
     y = from_rows(out, moved_shape, axis)
     return (y, info) if return_info else y
 

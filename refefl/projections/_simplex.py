@@ -1,8 +1,10 @@
 r"""Maps onto the probability simplex: softmax, the Euclidean projection (sparsemax), and their shared plumbing.
 
-:func:`projection_simplex_rows` is a NumPy *row kernel* (C-contiguous 2-D input, preallocated output, no
-validation), so that a compiled twin can later replace it one for one; :func:`projection_simplex` and
-:func:`sparsemax` validate their input and call it. Every map here works on the shifted scores
+:func:`projection_simplex_rows` is a NumPy *row kernel* (C-contiguous 2-D input, preallocated outputs), so
+that a compiled twin can replace it one for one; :func:`projection_simplex` and :func:`sparsemax` check the
+argument types and shapes, call it, and raise on the row status it reports (NaN, +inf, all ``-inf``): the compiled
+twin finds that status in the pass it makes anyway for the row maximum, so that checking the values costs no pass
+of its own. Every map here works on the shifted scores
 :math:`z = \theta - \max_j \theta_j`, which leaves it unchanged but keeps |θ| up to 1e300 (float64) or 1e8
 (float32) finite and exact, and accepts ``-inf`` scores (impossible coordinates, mapped to exactly 0).
 """
@@ -12,18 +14,27 @@ import numpy as np
 
 from refefl import _backend
 from refefl._validation import as_float_array, as_rows, check_axis, check_positive, check_scores, from_rows
+from refefl._validation import raise_for_status, score_status
 
 
-def validated_rows(theta, name: str, axis: int) -> tuple[np.ndarray, tuple[int, ...], int]:
-    """Check scores (float array, no NaN/+inf, no all -inf row along ``axis``) and return them as C rows.
+def score_rows(theta, name: str, axis: int) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Scores (float32 or float64) as C rows along ``axis``, values not yet checked: the row kernels report each
+    row's status (NaN, +inf, too few finite scores) in their first pass, and the caller raises on it
+    (:func:`refefl._validation.raise_for_status`).
 
     Returns ``(rows, moved_shape, axis)`` as :func:`refefl._validation.as_rows` does, ``axis`` normalized.
     """
     theta = as_float_array(theta, name)
     axis = check_axis(theta, axis, name)
     rows, moved_shape = as_rows(theta, axis)
-    check_scores(rows, name)
     return rows, moved_shape, axis
+
+
+def bad_rows(x: np.ndarray, status: np.ndarray, min_finite: float = 1.0) -> bool:
+    """Write the status of each row of scores x (:func:`refefl._validation.score_status`) into ``status``;
+    True if a row is invalid. The row kernels start with it and stop there if so (their caller raises)."""
+    status[...] = score_status(x, min_finite)
+    return bool(status.any())
 
 
 def shifted_rows(x: np.ndarray, scale: float, floor: float) -> np.ndarray:
@@ -41,7 +52,7 @@ def shifted_rows(x: np.ndarray, scale: float, floor: float) -> np.ndarray:
 
 
 @_backend.numpy_twin
-def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray) -> None:
+def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray, status: np.ndarray) -> None:
     r"""Euclidean projection of each row of ``x`` onto :math:`\{y \ge 0, \sum_i y_i = r\}` (row kernel).
 
     With z = x − max(x) sorted decreasingly, :math:`z_{(1)} \ge \dots \ge z_{(n)}`, the support size is
@@ -51,15 +62,20 @@ def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray) -> No
 
     Parameters
     ----------
-    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous; finite or ``-inf``, no row all ``-inf``
+    x : ndarray of shape (n_rows, n), float32 or float64, C-contiguous
+        Any values: checked here (finite or ``-inf``, no row all ``-inf``).
     radius : float
         r > 0.
     out : ndarray of shape (n_rows, n), dtype of ``x``; receives y.
+    status : ndarray of shape (n_rows,), int8; receives each row's status (:func:`bad_rows`): x is checked here,
+        not before; when a row is invalid, ``out`` is unspecified.
 
     Sorting, partial sums and τ are computed in float64 whatever the dtype of ``x`` (the shift is then exact for
     float32 scores), and y is rounded once to the dtype of ``out``. Scores below max(x) − 2r are clipped there
     first: τ ≥ −r, so they get 0 either way. O(n log n) per row.
     """
+    if bad_rows(x, status):
+        return
     z = shifted_rows(x, 1.0, -2.0 * radius)
     z_sorted = np.sort(z, axis=1)[:, ::-1]
     partial = np.cumsum(z_sorted, axis=1)
@@ -99,7 +115,8 @@ def softmax(theta, *, axis: int = -1) -> np.ndarray:
     Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21 (softmax as the regularized prediction of the
     Shannon negentropy).
     """
-    rows, moved_shape, axis = validated_rows(theta, "theta", axis)
+    rows, moved_shape, axis = score_rows(theta, "theta", axis)
+    check_scores(rows, "theta")
     exp = np.exp(rows - rows.max(axis=1, keepdims=True))
     exp /= exp.sum(axis=1, keepdims=True)
     return from_rows(exp, moved_shape, axis)
@@ -180,7 +197,8 @@ def sparsemax(theta, *, axis: int = -1, backend: str = "auto") -> np.ndarray:
 
 def _projection(x, radius: float, name: str, axis: int, backend: str) -> np.ndarray:
     kernel = _backend.select(projection_simplex_rows, backend)
-    rows, moved_shape, axis = validated_rows(x, name, axis)
-    out = np.empty_like(rows)
-    kernel(rows, radius, out)
+    rows, moved_shape, axis = score_rows(x, name, axis)
+    out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
+    kernel(rows, radius, out, status)
+    raise_for_status(status, name)
     return from_rows(out, moved_shape, axis)

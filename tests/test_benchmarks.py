@@ -1,0 +1,34 @@
+"""The benchmark suites time what they claim: every implementation of every suite agrees with refefl's NumPy
+reference on a small input (the check ``python -m benchmarks`` runs before it times anything), and the target
+evaluation reads ratios off the measured rows. Nothing here is timed."""
+import numpy as np
+import pytest
+
+from benchmarks import run
+from benchmarks.suites import Case, all_suites
+from refefl import _backend
+
+
+@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.name)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_implementation_agrees_with_the_reference(suite, dtype):
+    case = Case((4, 300)) if len(suite.cases[0].shape) == 2 else Case((3000,))
+    x = suite.make_input(case, dtype, np.random.default_rng(0))
+    diffs = run._check_agreement(suite, suite.implementations(), x, dtype)  # SystemExit on disagreement
+    assert {"refefl ext", "refefl numpy"} <= set(diffs)
+
+
+def test_targets_are_ratios_of_the_measured_medians():
+    suite = next(s for s in all_suites() if s.name == "sparsemax")
+    rows = [{"case": "1×10", "dtype": dtype, "implementation": impl, "median_s": t, "peak_bytes": 30,
+             "input_bytes": 10}
+            for dtype, impl, t in [("float64", "numpy softmax (floor)", 4.0), ("float64", "refefl ext", 1.0),
+                                   ("float32", "refefl ext", 2.0), ("float64", "entmax.sparsemax", 10.0)]]
+    results = {(r["target"], r["dtype"]): r for r in run._evaluate_targets(suite, rows)}
+    floor = results[("refefl ext / numpy softmax (floor) ≤ 0.5", "float64")]
+    assert floor["ratio"] == 0.25 and floor["met"]
+    assert not results[("refefl ext / entmax.sparsemax ≤ 0.05", "float64")]["met"]
+    assert not results[("refefl ext [float32] / refefl ext [float64] ≤ 1", "both")]["met"]
+    memory = [r for r in results.values() if r["target"].startswith("peak memory")]
+    assert memory and all(r["ratio"] == 3 and not r["met"] for r in memory)
