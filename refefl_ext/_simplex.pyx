@@ -9,10 +9,16 @@ the NumPy twin sorts. Shifting by the max keeps |x| up to 1e300 exact.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport NAN
+from libc.math cimport INFINITY, NAN
+from libc.string cimport memcpy
 from refefl_ext._rows cimport (
-    PARALLEL_MIN_ELEMENTS, Scratch, ScoreScan, collect_above, lower_cut, scan_scores, scratch_release,
+    PARALLEL_MIN_ELEMENTS, SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE, Scratch, ScoreScan,
+    collect_above, lower_cut, scan_scores, scratch_release, scratch_reserve,
 )
+
+
+cdef enum:
+    PIECES = 8  # a long single row is cut into this many pieces, which the threads share
 
 
 
@@ -43,6 +49,69 @@ cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, 
     return <floating>michelot_threshold(scratch.data, k, radius)
 
 
+cdef ScoreScan scan_pieces(const floating* x, Py_ssize_t n, Py_ssize_t size) noexcept nogil:
+    # scan_scores of a row, its pieces [p·size, (p + 1)·size) scanned in parallel and combined
+    cdef ScoreScan part[PIECES]
+    cdef ScoreScan scan
+    cdef Py_ssize_t p, lo
+    for p in prange(PIECES, schedule="static"):
+        lo = p * size if p * size < n else n
+        part[p] = scan_scores(x + lo, (lo + size if lo + size < n else n) - lo, 0.0)
+    scan = part[0]
+    for p in range(1, PIECES):
+        scan.maximum = part[p].maximum if part[p].maximum > scan.maximum else scan.maximum
+        scan.n_finite += part[p].n_finite
+        scan.status = part[p].status if part[p].status == SCORES_NAN else scan.status
+    if scan.status != SCORES_NAN:
+        scan.status = SCORES_POS_INF if scan.maximum == INFINITY else (
+            SCORES_TOO_FEW_FINITE if scan.n_finite < 1 else SCORES_OK)
+    return scan
+
+
+cdef int project_long_row(const floating* x, Py_ssize_t n, double radius, floating* out,
+                          signed char* status) noexcept nogil:
+    # the row kernel on one long row, in three parallel passes over its pieces: scan, candidates (each piece into
+    # its own buffer, then gathered), output; −1 if a buffer could not grow
+    cdef Py_ssize_t size = (n + PIECES - 1) // PIECES, p, i, lo, hi, k = 0
+    cdef Py_ssize_t counts[PIECES]
+    cdef Scratch found[PIECES]
+    cdef ScoreScan scan = scan_pieces(x, n, size)
+    cdef floating shift = <floating>scan.maximum, tau, value, cut
+    cdef int failed = 0
+    status[0] = scan.status
+    if scan.status:
+        return 0
+    cut = lower_cut(-radius, shift, x[0])
+    for p in range(PIECES):
+        found[p] = Scratch(NULL, 0)
+    for p in prange(PIECES, schedule="static"):
+        lo = p * size if p * size < n else n
+        counts[p] = collect_above(x + lo, (lo + size if lo + size < n else n) - lo, cut, shift, 1.0, &found[p])
+    for p in range(PIECES):
+        failed |= counts[p] < 0
+    if not failed and scratch_reserve(&found[0], sum_counts(counts)):
+        k = counts[0]
+        for p in range(1, PIECES):
+            memcpy(found[0].data + k, found[p].data, counts[p] * sizeof(double))
+            k += counts[p]
+        tau = <floating>michelot_threshold(found[0].data, k, radius)
+        for i in prange(n, schedule="static"):
+            value = (x[i] - shift) - tau
+            out[i] = value if value > 0 else 0
+    else:
+        failed = 1
+    for p in range(PIECES):
+        scratch_release(&found[p])
+    return -1 if failed else 0
+
+
+cdef inline Py_ssize_t sum_counts(const Py_ssize_t* counts) noexcept nogil:
+    cdef Py_ssize_t p, total = 0
+    for p in range(PIECES):
+        total += counts[p]
+    return total
+
+
 def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:, ::1] out, signed char[::1] status):
     """Twin of ``refefl.projections._simplex.projection_simplex_rows`` (sort-free, see the module docstring)."""
     cdef Py_ssize_t r, i, m = x.shape[0], n = x.shape[1]
@@ -51,6 +120,12 @@ def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:,
     cdef Scratch scratch
     cdef int failed = 0
     cdef int* failed_rows = &failed  # written through a pointer: shared by the threads
+    if m == 1 and n >= PARALLEL_MIN_ELEMENTS:  # one long row: its pieces go to the threads
+        with nogil:
+            failed = project_long_row(&x[0, 0], n, radius, &out[0, 0], &status[0])
+        if failed:
+            raise MemoryError("projection_simplex_rows: no memory for the candidate buffers")
+        return
     with nogil, parallel(use_threads_if=m > 1 and m * n >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one growing buffer per thread
         for r in prange(m, schedule="static"):

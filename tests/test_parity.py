@@ -204,6 +204,34 @@ def test_score_kernels_report_the_same_row_status(name, dtype, n_rows):
         np.testing.assert_array_equal(status, expected, err_msg=f"{name} ({kernel.__module__})")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_simplex_kernel_splits_one_long_row_exactly(dtype):
+    # a single row over PARALLEL_MIN_ELEMENTS is cut into pieces that the threads share: same result and status
+    from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
+
+    rng = np.random.default_rng(2)
+    x = np.round(rng.normal(size=(1, 300_001)) * 50).astype(dtype)  # many ties
+    x[0, ::3] = -np.inf
+    x[0, -1] = x.max() + 0.25  # the maximum in the last, shortest piece
+    rtol, atol = default_tolerance(dtype)
+    for bad, code in [(None, SCORES_OK), (np.nan, SCORES_NAN), (np.inf, SCORES_POS_INF),
+                      (-np.inf, SCORES_TOO_FEW_FINITE)]:
+        row = x.copy()
+        if code == SCORES_TOO_FEW_FINITE:
+            row[:] = -np.inf
+        elif bad is not None:
+            row[0, -2] = bad
+        outs = []
+        for kernel in (_backend.TWINS["projection_simplex_rows"], _backend.ext_kernel("projection_simplex_rows")):
+            out, status = np.empty_like(row), np.full(1, -1, np.int8)
+            kernel(row, 1.0, out, status)
+            assert status[0] == code, kernel
+            outs.append(out)
+        if code == SCORES_OK:
+            np.testing.assert_allclose(outs[1], outs[0], rtol=rtol, atol=atol)
+            assert outs[1][0, -1] > 0 and abs(outs[1].sum() - 1) < 1e-5
+
+
 @pytest.mark.parametrize("entropic", [True, False])
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
