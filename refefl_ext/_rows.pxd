@@ -68,6 +68,15 @@ cdef struct ScoreScan:
     Py_ssize_t n_finite  # entries above −inf: the finite ones, on a valid row
 
 
+cdef inline signed char row_status(bint nan, double maximum, Py_ssize_t n_finite, double min_finite) noexcept nogil:
+    # the status of a row from what a scan found: NaN first, then +inf, then too few entries above −inf
+    if nan:
+        return SCORES_NAN
+    if maximum == INFINITY:
+        return SCORES_POS_INF
+    return SCORES_TOO_FEW_FINITE if n_finite < min_finite else SCORES_OK
+
+
 cdef inline ScoreScan scan_scores(const floating* x, Py_ssize_t n, double min_finite) noexcept nogil:
     # the pass every score kernel starts with: the row max, the entries above −inf, and the row's status (NaN,
     # +inf, fewer than min_finite entries above −inf). The fast pass keeps four maxima (a single running max is
@@ -102,12 +111,7 @@ cdef inline ScoreScan scan_scores(const floating* x, Py_ssize_t n, double min_fi
         for i in range(n):
             nan |= x[i] != x[i]
             scan.n_finite += x[i] > -INFINITY
-    if nan:
-        scan.status = SCORES_NAN
-    elif scan.maximum == INFINITY:
-        scan.status = SCORES_POS_INF
-    else:
-        scan.status = SCORES_TOO_FEW_FINITE if scan.n_finite < min_finite else SCORES_OK
+    scan.status = row_status(nan, scan.maximum, scan.n_finite, min_finite)
     return scan
 
 

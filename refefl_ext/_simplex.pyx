@@ -12,8 +12,8 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy
 from refefl_ext._rows cimport (
-    PARALLEL_MIN_ELEMENTS, SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE, Scratch, ScoreScan,
-    collect_above, lower_cut, scan_scores, scratch_release, scratch_reserve,
+    PARALLEL_MIN_ELEMENTS, SCORES_NAN, Scratch, ScoreScan, collect_above, lower_cut, row_status, scan_scores,
+    scratch_release, scratch_reserve,
 )
 
 
@@ -52,19 +52,17 @@ cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, 
 cdef ScoreScan scan_pieces(const floating* x, Py_ssize_t n, Py_ssize_t size) noexcept nogil:
     # scan_scores of a row, its pieces [p·size, (p + 1)·size) scanned in parallel and combined
     cdef ScoreScan part[PIECES]
-    cdef ScoreScan scan
+    cdef ScoreScan scan = ScoreScan(0, -INFINITY, 0)
     cdef Py_ssize_t p, lo
+    cdef bint nan = False
     for p in prange(PIECES, schedule="static"):
         lo = p * size if p * size < n else n
         part[p] = scan_scores(x + lo, (lo + size if lo + size < n else n) - lo, 0.0)
-    scan = part[0]
-    for p in range(1, PIECES):
+    for p in range(PIECES):
         scan.maximum = part[p].maximum if part[p].maximum > scan.maximum else scan.maximum
         scan.n_finite += part[p].n_finite
-        scan.status = part[p].status if part[p].status == SCORES_NAN else scan.status
-    if scan.status != SCORES_NAN:
-        scan.status = SCORES_POS_INF if scan.maximum == INFINITY else (
-            SCORES_TOO_FEW_FINITE if scan.n_finite < 1 else SCORES_OK)
+        nan |= part[p].status == SCORES_NAN
+    scan.status = row_status(nan, scan.maximum, scan.n_finite, 1.0)
     return scan
 
 

@@ -9,6 +9,7 @@ from benchmarks.suites import Case, all_suites
 from refefl import _backend
 
 
+# every suite times "refefl ext" (backend="ext" raises without the extension); .ci/run requires it built
 @pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
 @pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.name)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
