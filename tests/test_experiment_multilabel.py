@@ -13,8 +13,7 @@ from refefl.experiments import multilabel
 def test_cli_writes_table_figure_and_json(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out, report = tmp_path / "out", tmp_path / "results.json"
-    # an existing folder without the Mulan files: the loader falls back to the synthetic data set
-    status = multilabel.main(["--dataset", "emotions", "--data-dir", str(tmp_path), "--quick", "--seeds", "2",
+    status = multilabel.main(["--dataset", "emotions", "--synthetic", "--quick", "--seeds", "2",
                               "--max-epochs", "2", "--out-dir", str(out), "--json", str(report)])
     assert status == 0
     results = json.loads(report.read_text())
@@ -28,12 +27,48 @@ def test_cli_writes_table_figure_and_json(tmp_path, capsys):
             assert entry[metric]["mean"] == pytest.approx(np.mean(values))
         assert isinstance(entry["hyperparameters"], dict) and entry["hyperparameters"]
     table = (out / "emotions.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith("|")]
+    rows = [line for line in table.split("\n\n")[2].splitlines()]  # the models' table: the third paragraph
     assert len(rows) == len(results["models"]) + 2  # header, rule, one row per model
-    assert all(row.count("|") == 7 for row in rows)
+    assert all(row.startswith("|") and row.count("|") == 7 for row in rows)
+    assert table.count(multilabel.SYNTHETIC_NOTE) >= 2  # in the title and beside the data's name
     assert table in capsys.readouterr().out
     png = (out / "emotions.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) < 300_000
+
+
+def test_a_named_folder_without_the_file_is_an_error_before_training(tmp_path, capsys):
+    """``--data-dir`` naming a folder without the file stops at once, naming the file (no stand-in run)."""
+    for folder in (tmp_path, tmp_path / "nonexistent"):
+        with pytest.raises(SystemExit) as stop:
+            multilabel.main(["--dataset", "yeast", "--data-dir", str(folder), "--out-dir", str(tmp_path / "out")])
+        assert stop.value.code == 2
+        assert str(folder / "multilabel" / "yeast.npz") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sklearn_reference_rows_are_computed_per_C():
+    """The comparison rows come from fitting scikit-learn now: one row per C, each with every metric, and the
+    "best C" line quotes both of its figures from one C."""
+    pytest.importorskip("sklearn")
+    data = make_synthetic_multilabel(n_samples=150, n_features=4, n_labels=3, rng=np.random.default_rng(0))
+    rows = multilabel.sklearn_reference(data)
+    assert [row["C"] for row in rows] == list(multilabel.BR_C_GRID)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    for row in rows:
+        assert set(row) == {"C", *METRICS} and all(0 <= row[m] <= 1 for m in METRICS)
+        reference = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=row["C"])))
+        predictions = reference.fit(data.X_train, data.Y_train).predict(data.X_test)
+        for name, metric in METRICS.items():
+            assert row[name] == pytest.approx(metric(data.Y_test, predictions))
+    best = max(rows, key=lambda row: row["hamming_accuracy"])
+    text = "\n".join(multilabel._sklearn_rows(rows))
+    assert (f"C = {best['C']} (Hamming {100 * best['hamming_accuracy']:.2f}, "
+            f"example F1 {100 * best['example_f1']:.2f} at that C)") in text
+    assert not hasattr(multilabel, "SKLEARN_BR")
 
 
 def test_selection_never_reads_the_test_split():

@@ -1,16 +1,18 @@
-"""Benchmark data sets read from where they live (never copied into the repo), with synthetic fallbacks.
+"""Benchmark data sets read from where they live (never copied into the repo), and synthetic stand-ins.
 
-The multilabel (Mulan) archives are looked up in, in order: the
-``data_dir`` argument, the ``REFEFL_DATA`` environment variable, and ``shared/data`` beside the checkout.
-When a file is absent the loaders return a seeded synthetic data set of the same kind (and say so in
-``Dataset.source``), so that experiments and tests run anywhere.
+The archives are read from the ``data_dir`` argument (the data root or the kind's own folder), else from the
+folder named by the ``REFEFL_DATA`` environment variable; nothing else is searched. A missing file raises
+``FileNotFoundError`` saying where it was looked for. The seeded synthetic stand-in of each kind is returned
+only when asked (``synthetic=True``), and says so in ``Dataset.source``.
 """
-from refefl.datasets._locate import Dataset, find_data_dir
+from refefl.datasets._locate import DATA_ENV, Dataset, find_data_dir, locate
 from refefl.datasets._multilabel import MULTILABEL_DATASETS, load_multilabel, make_synthetic_multilabel
 
 __all__ = [
+    "DATA_ENV",
     "Dataset",
     "find_data_dir",
+    "locate",
     "MULTILABEL_DATASETS",
     "load_multilabel",
     "make_synthetic_multilabel",

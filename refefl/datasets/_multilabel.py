@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from refefl.datasets._locate import Dataset, find_data_dir, split_indices
+from refefl.datasets._locate import Dataset, locate, split_indices
 
 MULTILABEL_DATASETS = ("yeast", "scene", "emotions", "birds", "cal500")
 
@@ -23,7 +23,7 @@ def load_multilabel(
     data_dir: str | os.PathLike | None = None,
     *,
     seed: int = 0,
-    synthetic_fallback: bool = True,
+    synthetic: bool = False,
 ) -> Dataset:
     """Load a Mulan multilabel data set with its standard train/test split.
 
@@ -31,27 +31,31 @@ def load_multilabel(
     ----------
     name : {"yeast", "scene", "emotions", "birds", "cal500"}
     data_dir : path, optional
-        Folder holding ``multilabel/<name>.npz`` (default: see :func:`find_data_dir`).
+        The data root (holding ``multilabel/<name>.npz``) or the ``multilabel`` folder itself; default
+        ``$REFEFL_DATA``.
     seed : int, default 0
         Seeds the split of CAL500 (which has no standard split: 1/3 of the songs go to the test set) and the
-        synthetic fallback.
-    synthetic_fallback : bool, default True
-        When the file is absent, return :func:`make_synthetic_multilabel` data (``source == "synthetic"``);
-        otherwise raise ``FileNotFoundError``.
+        synthetic stand-in.
+    synthetic : bool, default False
+        Return :func:`make_synthetic_multilabel` data instead (``source == "synthetic"``); no file is read.
 
     Returns
     -------
     Dataset
-        ``X_*`` float64 (birds' categorical site code one-hot encoded), ``Y_*`` float64 in {0, 1}.
+        ``X_*`` float64 (birds' categorical site code one-hot encoded), ``Y_*`` float64 in {0, 1};
+        ``source`` is ``"multilabel/<name>.npz"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is not under the configured folder, or no folder is configured (see
+        :func:`refefl.datasets.locate`); the synthetic stand-in is never substituted silently.
     """
     if name not in MULTILABEL_DATASETS:
         raise ValueError(f"unknown multilabel data set {name!r}; expected one of {MULTILABEL_DATASETS}")
-    root = find_data_dir(data_dir)
-    path = None if root is None else root / "multilabel" / f"{name}.npz"
-    if path is None or not path.is_file():
-        if not synthetic_fallback:
-            raise FileNotFoundError(f"{name}.npz not found (looked in {root}); set REFEFL_DATA or data_dir")
+    if synthetic:
         return make_synthetic_multilabel(rng=np.random.default_rng(seed), name=f"{name} (synthetic stand-in)")
+    path = locate("multilabel", f"{name}.npz", data_dir)
     with np.load(path) as archive:
         arrays = {key: archive[key] for key in archive.files}
     if "X" in arrays:  # CAL500: no standard split
@@ -63,7 +67,7 @@ def load_multilabel(
         both = _one_hot_birds_location(np.vstack([X_train, X_test]))
         X_train, X_test = both[: len(X_train)], both[len(X_train):]
     return Dataset(name, X_train, arrays["Y_train"].astype(np.float64), X_test,
-                   arrays["Y_test"].astype(np.float64), str(path))
+                   arrays["Y_test"].astype(np.float64), f"multilabel/{name}.npz")
 
 
 def make_synthetic_multilabel(

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--mc-samples", type=int, default=100000, help="teacher samples for the metrics in d > 3")
     add("--snapshots", type=int, nargs="*", default=[0, 500, 1000, 4000],
         help="iterations drawn in the sphere plots (d = 3; default %(default)s)")
-    add("--out-dir", default="gda_output", help="where the figures go (default %(default)s); '' for none")
+    add("--out-dir", default=".", help="where the figures go (default: the current folder); '' for none")
     add("--json", default=None, help="write curves and final values to this JSON file")
     return parser
 

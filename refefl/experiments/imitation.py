@@ -64,7 +64,7 @@ POLICIES = {
 }
 #: the expert's two actions at the fork point (σ = ±1)
 FORK_MODES = np.array([[-1.0, 1.0], [1.0, 1.0]]) * np.array(nav.SIDESTEP) * nav.EXPERT_SPEED
-DEFAULT_OUT_DIR = Path("benchmarks/results/imitation")
+DEFAULT_OUT_DIR = Path(".")  # the current folder: results go where the user runs the command
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 episodes, 1/4 of the training steps")
     parser.add_argument("--policies", nargs="+", choices=sorted(POLICIES), default=list(POLICIES))
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON report")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="default: %(default)s")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="default: the current folder")
     args = parser.parse_args(argv)
     quick = {"seeds": 2, "episodes": 20, "step_scale": 0.25} if args.quick else {}
     chosen = {key: value for key, value in (("seeds", args.seeds), ("episodes", args.episodes)) if value is not None}
