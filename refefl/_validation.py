@@ -20,7 +20,13 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def as_float_array(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
     """Return ``x`` as a float32 or float64 ndarray (ints and bools to float64) with a non-empty last axis."""
-    arr = np.asarray(x)
+    if isinstance(x, np.ma.MaskedArray):  # np.asarray would drop the mask and compute on the hidden values
+        raise TypeError(f"{name} is a masked array; refefl does not honour masks: pass x.filled(value) or "
+                        "x.compressed(), or use -inf scores for impossible coordinates where a function accepts them")
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # NumPy's "inhomogeneous shape" message does not say which argument
+        raise ValueError(f"{name} is ragged: its rows have different lengths; pass a rectangular array") from err
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     elif arr.dtype not in FLOAT_DTYPES:
@@ -125,8 +131,8 @@ def from_rows(rows: np.ndarray, moved_shape: tuple[int, ...], axis: int = -1) ->
 
 
 def check_axis(x: np.ndarray, axis: int, name: str) -> int:
-    """Normalize ``axis`` for ``x`` and check that the axis is non-empty."""
-    if not isinstance(axis, numbers.Integral):
+    """Normalize ``axis`` for ``x`` and check that the axis is non-empty (a bool is not an axis)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis {axis} is out of bounds for {name} of shape {x.shape}")
@@ -147,10 +153,34 @@ def check_positive(value, name: str, *, strict: bool = True) -> float:
 
 
 def check_positive_int(value, name: str) -> int:
-    """Return ``value`` as an int after checking it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    """Return ``value`` as an int after checking it is a positive integer (``TypeError`` for a bool, a float or
+    any non-integer, ``ValueError`` below 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}")
+    if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+#: The largest iteration budget a compiled kernel takes (a C int, with room for its "unconverged" marker).
+MAX_KERNEL_ITER = 2**31 - 2
+
+
+def check_max_iter(value, name: str = "max_iter") -> int:
+    """:func:`check_positive_int` for the budget of a bracketing root finder, capped at :data:`MAX_KERNEL_ITER`.
+
+    Capping changes no result: the searches fall back to bisection whenever Newton leaves the bracket and stop
+    when it closes on adjacent floats, which takes at most a few thousand evaluations over the float64 range.
+    """
+    return min(check_positive_int(value, name), MAX_KERNEL_ITER)
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` as a bool after checking it is one (``bool`` or ``numpy.bool_``; ``TypeError`` otherwise:
+    a string such as ``"no"`` is truthy, and 0/1 are numbers)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def feasibility_tol(dtype) -> float:

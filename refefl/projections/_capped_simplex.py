@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from refefl import _backend
-from refefl._validation import check_positive, check_positive_int, from_rows, raise_for_status
+from refefl._validation import check_bool, check_max_iter, check_positive, from_rows, raise_for_status
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
 from refefl.projections._simplex import bad_rows, score_rows
 
@@ -299,7 +299,7 @@ def solve_capped_simplex_entropic(
     """Validated :func:`capped_simplex_entropic`: ``(y, u, info)``, y of x's dtype, margins u float64, both of
     the shape of x; a ``ConvergenceWarning`` if the root finding ran out of budget."""
     kernel = _backend.select(capped_entropic_rows, backend)
-    max_iter = check_positive_int(max_iter, "max_iter")
+    max_iter = check_max_iter(max_iter)
     rows, moved_shape, axis, s = _validated(x, s, axis)
     out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
     margins = np.empty(rows.shape, dtype=np.float64)
@@ -398,5 +398,6 @@ def capped_simplex_entropic(
     :math:`\sigma(x + \nu)` with :math:`\sum \sigma = k`); Blondel, Martins, Niculae (2020), "Learning with
     Fenchel-Young Losses", JMLR 21.
     """
+    return_info = check_bool(return_info, "return_info")
     y, _, info = solve_capped_simplex_entropic(x, s, axis=axis, max_iter=max_iter, backend=backend)
     return (y, info) if return_info else y

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from refefl import _backend
-from refefl._validation import check_positive_int, from_rows, raise_for_status
+from refefl._validation import check_bool, check_max_iter, from_rows, raise_for_status
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
 from refefl.projections._simplex import bad_rows, projection_simplex_rows, score_rows, shifted_rows
 
@@ -187,7 +187,8 @@ def entmax(
     """
     alpha = check_alpha(alpha)
     method = _resolve_method(method, alpha)
-    max_iter = check_positive_int(max_iter, "max_iter")
+    max_iter = check_max_iter(max_iter)
+    return_info = check_bool(return_info, "return_info")
     rows, moved_shape, axis = score_rows(theta, "theta", axis)
     out, status = np.empty_like(rows), np.empty(rows.shape[0], dtype=np.int8)
     info = None

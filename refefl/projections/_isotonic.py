@@ -16,6 +16,7 @@ from refefl._validation import (
     as_float_array,
     as_rows,
     check_axis,
+    check_bool,
     check_finite,
     check_same_shape,
     common_float_dtype,
@@ -191,6 +192,7 @@ def isotonic_regression(
     """
     y = as_float_array(y, "y")
     axis = check_axis(y, axis, "y")
+    increasing, return_blocks = check_bool(increasing, "increasing"), check_bool(return_blocks, "return_blocks")
     low, high = finite_range(y, "y")
     kernel = _backend.select(isotonic_l2, backend)
     rows, moved_shape = as_rows(y, axis)
@@ -208,7 +210,7 @@ def isotonic_regression(
     out = np.empty_like(rows)
     starts = np.empty((rows.shape[0], n + 1), dtype=np.intp)
     n_blocks = np.empty(rows.shape[0], dtype=np.intp)
-    kernel(rows, w_rows, out, starts, n_blocks, bool(increasing))
+    kernel(rows, w_rows, out, starts, n_blocks, increasing)
     if y_scale != 1:
         out /= y_scale
     v = from_rows(out, moved_shape, axis)
@@ -250,6 +252,7 @@ def isotonic_regression_kl(
     log_w = as_float_array(log_w, "log_w")
     check_same_shape(s, log_w, "s", "log_w")
     axis = check_axis(s, axis, "s")
+    increasing, return_blocks = check_bool(increasing, "increasing"), check_bool(return_blocks, "return_blocks")
     check_finite(s, "s")
     check_finite(log_w, "log_w")
     kernel = _backend.select(isotonic_kl, backend)
@@ -259,6 +262,6 @@ def isotonic_regression_kl(
     out = np.empty_like(rows)
     starts = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.intp)
     n_blocks = np.empty(rows.shape[0], dtype=np.intp)
-    kernel(rows, lw_rows, out, starts, n_blocks, bool(increasing))
+    kernel(rows, lw_rows, out, starts, n_blocks, increasing)
     v = from_rows(out, moved_shape, axis)
     return (v, _split_blocks(starts, n_blocks, moved_shape)) if return_blocks else v
