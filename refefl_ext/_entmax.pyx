@@ -174,5 +174,7 @@ def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] 
         scratch_release(&scratch)
     if failed:
         raise MemoryError("entmax_bisect_rows: no memory for the candidate buffer")
-    most = max(iterations)
-    return min(most, max_iter), max(abs(v) for v in residual), max(width), most <= max_iter
+    # the buffers hold one unused entry when m = 0 (an empty batch): read only the first m
+    most = max(iterations[:m], default=0)
+    return (min(most, max_iter), max([abs(v) for v in residual[:m]], default=0.0), max(width[:m], default=0.0),
+            most <= max_iter)

@@ -126,19 +126,32 @@ def isotonic_kl(s, log_w, out, starts, n_blocks, increasing) -> None:
         _expand_blocks(value, starts[r], n_blocks[r], out[r])
 
 
-def _check_weights(weights, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Validated weights and their maximum."""
+def _normalized_weights(weights, y: np.ndarray) -> np.ndarray:
+    """Validated weights times the power of two that puts their maximum in [1/2, 1).
+
+    The fit depends only on the ratios of the weights, and an exact rescaling keeps those: weights of any scale
+    (down to 5e-324) give the fit of unit-scale ones, whose products with y neither underflow nor overflow.
+    """
     weights = as_float_array(weights, "weights")
     check_same_shape(weights, y, "weights", "y")
+    if weights.size == 0:
+        return weights
     low, high = finite_range(weights, "weights")
     if low <= 0:
         raise ValueError("weights must be strictly positive (a zero weight leaves the fit undefined)")
-    return weights, high
+    weights = np.ldexp(weights, -math.frexp(high)[1])
+    if not weights.min() > 0:
+        raise ValueError("weights span more than the float64 range: the ratio of the largest to the smallest "
+                         f"must stay below 2**1074, got {high:.3g} / {low:.3g}")
+    return weights
 
 
-def _power_of_two_below(bound: float, limit: float = 2.0**1000) -> float:
-    """The largest power of two f ≤ 1 with bound·f ≤ limit: an exact rescaling that keeps block sums finite."""
-    return 1.0 if bound <= limit else 2.0 ** -math.ceil(math.log2(bound / limit))
+def _sum_exponent(magnitude: float, n: int, limit: int = 1000) -> int:
+    """The exponent e ≤ 0 of the exact rescaling 2^e that keeps n·magnitude·2^e ≤ 2^limit (block sums finite).
+
+    From the binary exponent of ``magnitude`` (no product that could overflow is formed).
+    """
+    return min(0, limit - math.frexp(magnitude)[1] - (n - 1).bit_length()) if magnitude > 0 else 0
 
 
 def _split_blocks(starts: np.ndarray, n_blocks: np.ndarray, moved_shape):
@@ -193,26 +206,24 @@ def isotonic_regression(
     y = as_float_array(y, "y")
     axis = check_axis(y, axis, "y")
     increasing, return_blocks = check_bool(increasing, "increasing"), check_bool(return_blocks, "return_blocks")
-    low, high = finite_range(y, "y")
+    low, high = finite_range(y, "y") if y.size else (0.0, 0.0)
     kernel = _backend.select(isotonic_l2, backend)
     rows, moved_shape = as_rows(y, axis)
     n = rows.shape[1]
     if weights is None:
-        w_rows, w_scale, max_w = np.empty((rows.shape[0], 0), dtype=rows.dtype), 1.0, 1.0
-    else:
-        weights, max_w = _check_weights(weights, y)
-        w_scale = _power_of_two_below(n * max_w)
-        w_rows, _ = as_rows(weights * w_scale if w_scale != 1 else weights, axis, dtype=rows.dtype)
-    # block sums Σ w·y must stay finite (|y| up to 1e300): rescale by an exact power of two if needed
-    y_scale = _power_of_two_below(n * max(abs(low), abs(high)) * max_w * w_scale)
-    if y_scale != 1:
-        rows = rows * y_scale
+        w_rows = np.empty((rows.shape[0], 0), dtype=rows.dtype)
+    else:  # weights at most 1 from here on
+        w_rows, _ = as_rows(_normalized_weights(weights, y), axis, dtype=rows.dtype)
+    # block sums Σ w·y must stay finite (|y| up to 1.7e308): rescale by an exact power of two if needed
+    y_exponent = _sum_exponent(max(abs(low), abs(high)), n)
+    if y_exponent:
+        rows = np.ldexp(rows, y_exponent)
     out = np.empty_like(rows)
     starts = np.empty((rows.shape[0], n + 1), dtype=np.intp)
     n_blocks = np.empty(rows.shape[0], dtype=np.intp)
     kernel(rows, w_rows, out, starts, n_blocks, increasing)
-    if y_scale != 1:
-        out /= y_scale
+    if y_exponent:
+        out = np.ldexp(out, -y_exponent).astype(rows.dtype, copy=False)
     v = from_rows(out, moved_shape, axis)
     return (v, _split_blocks(starts, n_blocks, moved_shape)) if return_blocks else v
 
