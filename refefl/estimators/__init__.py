@@ -5,18 +5,20 @@
   generalized Fenchel-Young loss (minibatch Adam, early stopping on a validation split);
 - :class:`BinaryRelevanceLogisticRegression`: independent L2 logistic regressions, the classic baseline;
 - the multilabel metrics :func:`hamming_accuracy`, :func:`example_f1`, :func:`micro_f1`, :func:`macro_f1`;
-- :func:`clone`: an unfitted copy with the same hyperparameters.
+- :func:`clone`: an unfitted copy with the same hyperparameters; :class:`NotFittedError`, raised by
+  ``predict``, ``decision_function`` and ``score`` before ``fit``.
 """
 from refefl.estimators._energy_model import UnaryPlusMLPEnergy
 from refefl.estimators._metrics import METRICS, example_f1, hamming_accuracy, macro_f1, micro_f1
 from refefl.estimators._multilabel import BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
-from refefl.estimators._params import clone
+from refefl.estimators._params import NotFittedError, clone
 
 __all__ = [
     "EnergyMultilabelClassifier",
     "BinaryRelevanceLogisticRegression",
     "UnaryPlusMLPEnergy",
     "clone",
+    "NotFittedError",
     "METRICS",
     "hamming_accuracy",
     "example_f1",

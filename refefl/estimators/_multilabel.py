@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from refefl._validation import as_float_array, check_finite, check_positive, check_positive_int
+from refefl._validation import check_positive, check_positive_int
 from refefl.estimators._energy_model import ENERGIES, MAX_EXACT_LABELS, REGULARIZERS, EnergyModel
-from refefl.estimators._metrics import check_label_matrix, hamming_accuracy
-from refefl.estimators._params import ParamsMixin
+from refefl.estimators._inputs import check_features, check_targets
+from refefl.estimators._metrics import hamming_accuracy
+from refefl.estimators._params import NotFittedError, ParamsMixin
 from refefl.estimators._training import train_minibatch
 from refefl.projections._root_finding import ConvergenceWarning
 
@@ -36,16 +37,6 @@ def _check_rng(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
     raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got {type(random_state).__name__}")
-
-
-def _check_features(X, n_features: int | None = None) -> np.ndarray:
-    X = as_float_array(X, "X", min_ndim=2)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X must have shape (n_samples, n_features) with n_samples >= 1, got {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features, but the estimator was fitted with {n_features}")
-    check_finite(X, "X")
-    return X.astype(np.float64, copy=False)
 
 
 class EnergyMultilabelClassifier(ParamsMixin):
@@ -125,6 +116,10 @@ class EnergyMultilabelClassifier(ParamsMixin):
     mean_, scale_ : ndarray of shape (n_features,)
         Standardization.
     n_features_in_, n_labels_ : int
+    classes_ : ndarray of shape (n_labels,)
+        The label indices 0, ..., k − 1 (scikit-learn's convention for multilabel indicator targets).
+    n_iter_ : int
+        Epochs of the training that produced ``params_`` (the refit, with ``refit=True``).
     history_ : list of dict
         One record per epoch (see :func:`refefl.estimators._training.train_minibatch`).
     best_epoch_ : int
@@ -165,6 +160,34 @@ class EnergyMultilabelClassifier(ParamsMixin):
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+
+    # -- scikit-learn protocol -------------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags: a multilabel classifier (targets: a 0/1 matrix of shape
+        (n_samples, n_labels), never 1-D), dense real input without NaN. Only scikit-learn calls this, so
+        scikit-learn is imported here and nowhere else in refefl."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier",
+                    target_tags=TargetTags(required=True, multi_output=True, single_output=False),
+                    classifier_tags=ClassifierTags(multi_class=False, multi_label=True),
+                    input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False))
+
+    #: scikit-learn's common checks these estimators fail by design, with the reason (for
+    #: ``parametrize_with_checks(..., expected_failed_checks=...)``; scikit-learn ≥ 1.6 reads reasons from there)
+    _sklearn_expected_failed_checks = {
+        "check_estimators_unfitted": "raises refefl.estimators.NotFittedError, a ValueError and AttributeError "
+                                     "like scikit-learn's, which refefl cannot subclass without importing it",
+        "check_classifier_multioutput": "decision_function returns the regularized prediction ŷ in [0, 1]^k, "
+                                        "thresholded at `threshold`, not a margin whose sign is the label",
+        **dict.fromkeys(
+            ("check_estimators_dtypes", "check_classifier_data_not_an_array", "check_fit2d_1feature",
+             "check_classifiers_one_label", "check_classifiers_classes", "check_classifiers_train",
+             "check_classifier_not_supporting_multiclass"),
+            "targets are a 0/1 multilabel indicator matrix of shape (n_samples, n_labels), predictions too; "
+            "the check passes class labels (1-D, strings, or two values other than 0 and 1), which are refused "
+            "with a ValueError naming the target type"),
+    }
 
     # -- hyperparameters -------------------------------------------------------------------------------------------
     def _model_settings(self) -> dict:
@@ -211,10 +234,10 @@ class EnergyMultilabelClassifier(ParamsMixin):
         }
 
     # -- fitting ---------------------------------------------------------------------------------------------------
-    def fit(self, X, Y) -> "EnergyMultilabelClassifier":
-        """Fit on features ``X`` of shape (n_samples, n_features) and labels ``Y`` of shape (n_samples, n_labels)
-        in {0, 1}; returns ``self``."""
-        X, Y = _check_features(X), check_label_matrix(Y, "Y")
+    def fit(self, X, y) -> "EnergyMultilabelClassifier":
+        """Fit on features ``X`` of shape (n_samples, n_features) and labels ``y`` (Y), an indicator matrix of
+        shape (n_samples, n_labels) in {0, 1}; returns ``self``."""
+        X, Y = check_features(X), check_targets(y)
         if len(X) != len(Y):
             raise ValueError(f"X and Y must have the same number of rows, got {len(X)} and {len(Y)}")
         settings = self._model_settings()
@@ -227,6 +250,7 @@ class EnergyMultilabelClassifier(ParamsMixin):
         self.scale_ = np.where(std > 0, std, 1.0)
         Z = (X - self.mean_) / self.scale_
         self.n_features_in_, self.n_labels_ = X.shape[1], Y.shape[1]
+        self.classes_ = np.arange(self.n_labels_)
         if self.decode == "exact" and self.n_labels_ > MAX_EXACT_LABELS:
             raise ValueError(f"decode='exact' needs at most {MAX_EXACT_LABELS} labels, got {self.n_labels_}")
         self._model = EnergyModel(X.shape[1], Y.shape[1], **settings)
@@ -239,7 +263,7 @@ class EnergyMultilabelClassifier(ParamsMixin):
             # the validation split chose the number of epochs; now train afresh on every row for that many
             training["max_epochs"] = max(self.best_epoch_, 1)
             result = self._train(Z, Y, np.arange(len(X)), val[:0], rng, training)
-        self.params_ = result.params
+        self.params_, self.n_iter_ = result.params, len(result.history)
         self._warn_unconverged(result.history)
         return self
 
@@ -282,10 +306,14 @@ class EnergyMultilabelClassifier(ParamsMixin):
                           stacklevel=3)
 
     # -- prediction ------------------------------------------------------------------------------------------------
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "params_")
+
     def _check_fitted(self, X) -> np.ndarray:
-        if not hasattr(self, "params_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, Y) first")
-        return (_check_features(X, self.n_features_in_) - self.mean_) / self.scale_
+        """Standardized features, after checking that ``fit`` was called (:class:`NotFittedError` otherwise)."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, Y) first")
+        return (check_features(X, self.n_features_in_, type(self).__name__) - self.mean_) / self.scale_
 
     def _decode(self, params, Z: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
         if self.decode == "exact":
@@ -296,7 +324,8 @@ class EnergyMultilabelClassifier(ParamsMixin):
         r"""The regularized prediction :math:`\hat y^\Phi_\Omega(f_W(x)) \in [0, 1]^k`, ndarray of shape
         (n_samples, n_labels): sigmoid(θ) for the unary logistic model, clip(θ, 0, 1) for the unary sparse one,
         the (approximate) maximizer of Φ − Ω over the box otherwise."""
-        return self._model.predict_proba(self.params_, self._check_fitted(X))
+        Z = self._check_fitted(X)
+        return self._model.predict_proba(self.params_, Z)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, ndarray of shape (n_samples, n_labels) of int64 in {0, 1} (see ``decode``)."""
@@ -304,9 +333,9 @@ class EnergyMultilabelClassifier(ParamsMixin):
         y_hat = None if self.decode == "exact" else self._model.predict_proba(self.params_, Z)
         return self._decode(self.params_, Z, y_hat)
 
-    def score(self, X, Y) -> float:
-        """Hamming accuracy of :meth:`predict` on (X, Y) (see :func:`refefl.estimators.hamming_accuracy`)."""
-        return hamming_accuracy(check_label_matrix(Y, "Y"), self.predict(X))
+    def score(self, X, y) -> float:
+        """Hamming accuracy of :meth:`predict` on (X, y) (see :func:`refefl.estimators.hamming_accuracy`)."""
+        return hamming_accuracy(check_targets(y), self.predict(X))
 
 
 class BinaryRelevanceLogisticRegression(EnergyMultilabelClassifier):

@@ -5,8 +5,18 @@ unchanged under the same names; validation happens in ``fit``. Fitted state live
 """
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator was called before ``fit``.
+
+    A subclass of both ``ValueError`` and ``AttributeError``, like ``sklearn.exceptions.NotFittedError`` (so
+    that ``except ValueError``, ``except AttributeError`` and ``hasattr`` all behave as scikit-learn users
+    expect), without importing scikit-learn.
+    """
 
 
 class ParamsMixin:
@@ -45,5 +55,16 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def clone(estimator: ParamsMixin) -> ParamsMixin:
-    """A new, unfitted estimator with the same hyperparameters (``sklearn.base.clone`` for these estimators)."""
-    return type(estimator)(**estimator.get_params())
+    """A new, unfitted estimator with copies of the hyperparameters (``sklearn.base.clone`` for these estimators).
+
+    The values are deep copies (a cloned ``random_state`` generator does not advance the original's), and, as
+    scikit-learn does, the copy's ``__init__`` must store each one unchanged: ``RuntimeError`` otherwise.
+    """
+    params = {name: copy.deepcopy(value) for name, value in estimator.get_params().items()}
+    new = type(estimator)(**params)
+    stored = new.get_params()
+    for name, value in params.items():
+        if stored[name] is not value:
+            raise RuntimeError(f"cannot clone {type(estimator).__name__}: its __init__ does not store the parameter "
+                               f"{name!r} unchanged (set it as given; validate in fit)")
+    return new
