@@ -1,4 +1,4 @@
-"""Command line: ``python -m refefl demo`` (more subcommands come from refefl.experiments)."""
+"""Command line: ``python -m refefl demo``, ``python -m refefl check KIND module:function`` (property tests)."""
 from __future__ import annotations
 
 import argparse
@@ -10,11 +10,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="a tour of every regularizer: losses, predictions, properties, one figure")
     demo.add_argument("--out", default="refefl_demo.png", help="where to save the figure (default: %(default)s)")
+    from refefl.testing._cli import add_parser as add_check_parser
+
+    add_check_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         from refefl.experiments.demo import run_demo
 
         return run_demo(args.out)
+    if args.command == "check":
+        from refefl.testing._cli import run as run_check
+
+        return run_check(args)
     return 2
 
 

@@ -1,0 +1,66 @@
+"""The named kinds of implementation the command line and :func:`parametrize_checks` know, each a check call."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from refefl.testing._check_losses import check_fy_loss
+from refefl.testing._check_maps import check_prediction_map, check_projection
+from refefl.testing._check_sorting import check_isotonic, check_soft_rank, check_soft_sort
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind: what it checks, the check function and the arguments that pin it (regularizer, domain, ...)."""
+
+    name: str
+    description: str
+    check: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def run(self, fn: Callable, **options):
+        return self.check(fn, *self.args, **{**self.kwargs, **options})
+
+
+def _loss(name, reg, **params):
+    def check(fn, *, grad_fn=None, **options):
+        return check_fy_loss(fn, grad_fn, reg, **params, **options)
+
+    return Kind(name, f"Fenchel-Young loss of {reg}{params or ''}: value_fn(theta, y)", check)
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in [
+    Kind("softmax", "softmax, the prediction of the Shannon negentropy", check_prediction_map, ("shannon",)),
+    Kind("sparsemax", "sparsemax, the Euclidean projection onto the simplex", check_prediction_map, ("sparsemax",)),
+    Kind("entmax15", "1.5-entmax, the prediction of the Tsallis 1.5-negentropy", check_prediction_map, ("tsallis",),
+         {"alpha": 1.5}),
+    Kind("box", "the prediction of the binary negentropy on [0, 1]^n (a sigmoid)", check_prediction_map,
+         ("binary_entropy",)),
+    Kind("capped_simplex_entropic", "the entropic map onto the capped simplex (s = 2)", check_prediction_map,
+         ("capped_entropy",), {"s": 2.0}),
+    Kind("projection_simplex", "Euclidean projection onto the probability simplex", check_projection, ("simplex",)),
+    Kind("projection_box", "Euclidean projection onto [0, 1]^n", check_projection, ("box",)),
+    Kind("projection_capped_simplex", "Euclidean projection onto the capped simplex (s = 2)", check_projection,
+         ("capped_simplex",), {"s": 2.0}),
+    _loss("softmax_loss", "shannon"),
+    _loss("sparsemax_loss", "sparsemax"),
+    _loss("entmax15_loss", "tsallis", alpha=1.5),
+    Kind("isotonic", "increasing isotonic regression (unweighted)", check_isotonic),
+    Kind("soft_rank", "soft ranks, l2, strength 1", check_soft_rank, ("l2",)),
+    Kind("soft_rank_kl", "soft ranks, kl, strength 1", check_soft_rank, ("kl",)),
+    Kind("soft_sort", "soft sort, l2, strength 1", check_soft_sort, ("l2",)),
+    Kind("soft_sort_kl", "soft sort, kl, strength 1", check_soft_sort, ("kl",)),
+]}
+
+
+def get_kind(name: str) -> Kind:
+    if name not in KINDS:
+        raise ValueError(f"unknown kind {name!r}; kinds are {sorted(KINDS)}")
+    return KINDS[name]
+
+
+def property_names(kind: str, **options) -> list[tuple[str, str]]:
+    """``(name, description)`` of every property of ``kind`` (nothing is run)."""
+    report = get_kind(kind).run(lambda x: x, properties=[], **options)
+    return [(r.name, r.doc) for r in report.results]
