@@ -17,7 +17,7 @@ entry (``pav_kl_sorted``: two libm exponentials per entry, which do not wait on 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.float cimport DBL_MIN
-from libc.math cimport exp, log
+from libc.math cimport exp, fabs, log
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
@@ -173,10 +173,10 @@ cdef void gather_sorted(const floating* x, Py_ssize_t* order, Py_ssize_t n, doub
 
 
 cdef void pav_l2_input(const double* g, const double* w, Py_ssize_t n, Reciprocal e, double* y) noexcept nogil:
-    # y = z − w, z = (g − g_0)/e, or for a row wider than the cap 2(w_0 − w_{n−1}) + 1, the cumulative sum of the
-    # capped gaps (_pav_input)
+    # y = z − w, z = (g − g_0)/e, or for a row wider than the cap 2(w_0 − w_{n−1}) + 1 + 2^-48 max(|w_0|, |w_{n−1}|),
+    # the cumulative sum of the capped gaps (_pav_input)
     cdef Py_ssize_t i
-    cdef double cap = 2 * (w[0] - w[n - 1]) + 1, gap, total = 0.0
+    cdef double cap = 2 * (w[0] - w[n - 1]) + 1 + 2.0 ** -48 * max(fabs(w[0]), fabs(w[n - 1])), gap, total = 0.0
     if -over_e(g[n - 1] - g[0], e) <= cap:
         for i in range(n):
             y[i] = over_e(g[i] - g[0], e) - w[i]

@@ -39,6 +39,7 @@ Prop. 3 (reduction to isotonic regression) and Lemma 1 / §5 (Jacobians).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,8 +93,26 @@ def _solve(x: np.ndarray, ws: np.ndarray, eps: float, kl: bool, backend: str, or
     out, n_blocks = np.empty_like(x), np.empty(x.shape[0], dtype=np.intp)
     starts = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.intp)
     kernel = _backend.select(projection_permutahedron_rows, backend)
-    kernel(x, order, ws, eps, kl, out, starts, n_blocks)
+    exponent = 0 if kl else _sum_exponent(ws, x.shape[1])
+    if exponent:  # P_Q(x/ε, w) = 2^-e P_Q(2^e x/ε, 2^e w): the same blocks, sums kept finite
+        kernel(np.ldexp(x, exponent), order, np.ldexp(ws, exponent), eps, kl, out, starts, n_blocks)
+        out = np.ldexp(out, -exponent).astype(x.dtype, copy=False)
+    else:
+        kernel(x, order, ws, eps, kl, out, starts, n_blocks)
     return _Solution(out, order, starts, n_blocks, ws, eps, kl)
+
+
+def _sum_exponent(ws: np.ndarray, n: int, limit: int = 1000) -> int:
+    """The exponent e ≤ 0 of an exact rescaling 2^e of w (Ψ = Q) that keeps every sum of the kernel finite.
+
+    PAV runs on z − w with z = x/ε shifted and its gaps capped at 2·spread(w) + 1 (see
+    :func:`~refefl.projections._permutahedron_kernels.projection_permutahedron_rows`), so its block sums stay
+    below about 4 n² max|w|: θ spanning ±1e308 in a soft sort would overflow them (and the spread itself).
+    """
+    magnitude = float(np.abs(ws).max()) if ws.size else 0.0
+    if magnitude == 0:
+        return 0
+    return min(0, limit - math.frexp(magnitude)[1] - 2 - 2 * (n - 1).bit_length())
 
 
 def _mu(sol: _Solution, v) -> np.ndarray:

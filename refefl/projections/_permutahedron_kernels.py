@@ -52,9 +52,13 @@ class Blocks:
         return np.add.reduceat(x.ravel(), self.starts)
 
     def deviations(self, x: np.ndarray) -> np.ndarray:
-        """x minus the first (largest, for sorted rows) element of its block, flattened."""
+        """x minus the first (largest, for sorted rows) element of its block, flattened.
+
+        A deviation beyond the float range is -inf: only ℓ = θ of a KL soft sort spanning ±1e308 has one (the
+        Euclidean maps rescale their w first), and only its exponential, exactly 0, is used."""
         x = x.ravel()
-        return x - x[self.starts][self.ids]
+        with np.errstate(over="ignore"):
+            return x - x[self.starts][self.ids]
 
     def logsumexp(self, dev: np.ndarray) -> np.ndarray:
         """log Σ_B e^dev of each entry's block, for deviations ``dev`` ≤ 0 from the block's first element."""
@@ -126,11 +130,12 @@ def _over_e(x: np.ndarray, reciprocal: tuple[float, float]) -> np.ndarray:
 def _pav_input(g: np.ndarray, ws: np.ndarray, reciprocal: tuple[float, float]) -> np.ndarray:
     """z = x/ε sorted and shifted to start at 0, finite for any ε.
 
-    Rows whose spread is at most 2·spread(w) + 1 take the direct differences (g − g_0)/e; wider ones, the cumulative
-    sum of the gaps capped there (a gap that wide never lies inside a block, so capping changes no block).
+    Rows whose spread is at most the cap 2·spread(w) + 1 + 2^-48·max|w| take the direct differences (g − g_0)/e;
+    wider ones, the cumulative sum of the gaps capped there (a gap that wide never lies inside a block, so capping
+    changes no block; the last term keeps a capped gap 16 ulps of w wide, so that z − w still tells it apart).
     """
-    cap = 2 * (ws[:, :1] - ws[:, -1:]) + 1
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # an infinite cap (ℓ spanning ±1e308, Ψ = E) caps nothing, rightly
+        cap = 2 * (ws[:, :1] - ws[:, -1:]) + 1 + 2.0**-48 * np.maximum(np.abs(ws[:, :1]), np.abs(ws[:, -1:]))
         z = _over_e(g - g[:, :1], reciprocal)
         wide = ~(-z[:, -1] <= cap[:, 0])
         gaps = np.minimum(_over_e(g[wide, :-1] - g[wide, 1:], reciprocal), cap[wide])

@@ -117,7 +117,8 @@ def softmax(theta, *, axis: int = -1) -> np.ndarray:
     """
     rows, moved_shape, axis = score_rows(theta, "theta", axis)
     check_scores(rows, "theta")
-    exp = np.exp(rows - rows.max(axis=1, keepdims=True))
+    with np.errstate(over="ignore"):  # a gap beyond the float range is -inf, whose exponential is exactly 0
+        exp = np.exp(rows - rows.max(axis=1, keepdims=True))
     exp /= exp.sum(axis=1, keepdims=True)
     return from_rows(exp, moved_shape, axis)
 
