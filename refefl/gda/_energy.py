@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from refefl._validation import as_float_array, check_finite, check_positive_int, common_float_dtype
+from refefl._validation import feasibility_tol
 
 
 def normalize_rows(v: np.ndarray) -> np.ndarray:
@@ -38,6 +39,19 @@ def check_points(x, dim: int | None, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} must have shape (n_points, {expected}) with n_points >= 1, got {x.shape}")
     check_finite(x, name)
     return x
+
+
+def check_on_sphere(x: np.ndarray, name: str = "data") -> None:
+    """Raise ``ValueError`` naming the first row of ``x`` whose norm is not 1 to sqrt(eps) of its dtype.
+
+    The energy and its Gibbs measure live on the unit sphere: a zero row (no direction) or a row of norm 5 has
+    no place there, and normalizing it silently would train on other data than the user's.
+    """
+    norms = np.linalg.norm(x, axis=1)
+    off = np.flatnonzero(~(np.abs(norms - 1) <= feasibility_tol(x.dtype)))
+    if off.size:
+        raise ValueError(f"{name} must lie on the unit sphere: row {off[0]} has norm {norms[off[0]]:.6g} "
+                         f"({off.size} row(s) off the sphere); normalize the rows (gda.normalize_rows)")
 
 
 class ReLUEnergy:

@@ -8,7 +8,7 @@ import numpy as np
 
 from refefl._backend import select
 from refefl._validation import check_positive, check_positive_int
-from refefl.gda._energy import ReLUEnergy
+from refefl.gda._energy import ReLUEnergy, check_on_sphere
 from refefl.gda._kernels import data_moment, walker_pass
 from refefl.gda._langevin import antithetic_noise
 from refefl.gda._neurons import _neuron_step
@@ -182,7 +182,8 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     Parameters
     ----------
     data : array_like of shape (N, d)
-        Training points on the unit sphere.
+        Training points on the unit sphere (``ValueError`` naming the first row whose norm is not 1 to sqrt(eps)
+        of the dtype).
     student : ReLUEnergy
         Initial energy (e.g. :meth:`ReLUEnergy.random`).
     n_iter : int
@@ -208,6 +209,7 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     p_R = 1 ↔ score matching correspondence.
     """
     x = student._points(data)
+    check_on_sphere(x, "data")
     _, step_z, step_w = config.steps(student.dim)
     walkers = _Walkers(x, config, np.random.default_rng(rng), backend)
     energy = descend(student, walkers, n_iter=n_iter, step_z=step_z, step_w=step_w, beta=config.beta,
