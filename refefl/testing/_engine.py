@@ -73,15 +73,13 @@ class Context:
     batched: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
-    def call(self, name: str, *arrays, row_axis: bool = True):
-        """Call implementation ``name`` on NumPy arrays of ``self.dtype`` whose last axis is the reduced one.
-
-        The last axis is moved to ``self.axis`` before the call (and the result's back) when ``row_axis``.
-        """
+    def call(self, name: str, *arrays, row_axis: bool = True, dtype=None):
+        """Call implementation ``name`` on NumPy arrays of ``dtype`` (default ``self.dtype``) whose last axis is
+        the reduced one. The last axis is moved to ``self.axis`` before the call (and the result's back)."""
         fn = self.fns[name]
         args = []
         for a in arrays:
-            a = np.asarray(a, dtype=self.dtype)
+            a = np.asarray(a, dtype=self.dtype if dtype is None else dtype)
             if row_axis and a.ndim > 1:
                 a = np.moveaxis(a, -1, self.axis)
             args.append(self.to_impl(np.ascontiguousarray(a)))
