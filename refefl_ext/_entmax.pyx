@@ -14,7 +14,7 @@ max, a branch-free pass collecting the candidates, a threshold search on them al
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport nextafter, pow, sqrt
+from libc.math cimport INFINITY, nextafter, pow, sqrt
 from cython.view cimport array as cvarray
 from refefl_ext._rows cimport (
     PARALLEL_MIN_ELEMENTS, Scratch, ScoreScan, collect_above, lower_cut, scan_scores, scratch_release,
@@ -112,9 +112,23 @@ cdef void mass_excess(const double* z, Py_ssize_t k, double tau, double power, d
 
 cdef int bisect_threshold(double* z, Py_ssize_t k, double power, double lo, double hi, int max_iter,
                           double* tau_out, double* residual, double* width) noexcept nogil:
-    # safeguarded Newton on the decreasing f over [lo, hi]; returns the iterations used (max_iter + 1: unconverged)
-    cdef int it
-    cdef double tau = lo + (hi - lo) / 2, f = 0.0, fprime = 0.0, newton, mid
+    # safeguarded Newton on the decreasing f over [lo, hi]; returns the evaluations of f (negated: unconverged)
+    cdef int it, probed = 0
+    cdef double tau, f = 0.0, fprime = 0.0, newton, mid
+    cdef double near = -hi, far = -lo, smallest = 5e-324
+    # the twin's _narrow_exponent: a bracket spanning more than a factor 2**10 in |τ| is narrowed to a factor 2 by
+    # bisecting the binary exponent of |τ|
+    cdef bint wide = far > 1024.0 * max(near, smallest)
+    while wide and far > 2.0 * max(near, smallest):
+        mid = sqrt(max(near, smallest)) * sqrt(far)
+        mass_excess(z, k, -mid, power, &f, &fprime)
+        if f > 0:
+            far = mid
+        else:
+            near = mid
+        probed += 1
+    lo, hi = -far, -near
+    tau = lo + (hi - lo) / 2
     for it in range(1, max_iter + 1):
         mass_excess(z, k, tau, power, &f, &fprime)
         if f > 0:
@@ -124,13 +138,13 @@ cdef int bisect_threshold(double* z, Py_ssize_t k, double power, double lo, doub
         mid = lo + (hi - lo) / 2
         if f == 0 or mid == lo or mid == hi:
             tau_out[0], residual[0], width[0] = tau, f, hi - lo
-            return it
-        newton = tau - f / fprime if fprime != 0 else mid
+            return it + probed
+        newton = tau - f / fprime if -INFINITY < fprime < 0 else mid  # the twin's _next_point (f' = 0 or -inf)
         if newton == tau:  # Newton has converged to within an ulp: try the neighbour toward the far end
             newton = nextafter(tau, hi if f > 0 else lo)
         tau = newton if lo < newton < hi else mid
     tau_out[0], residual[0], width[0] = tau, f, hi - lo
-    return max_iter + 1
+    return -(max_iter + probed)
 
 
 def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] out, int max_iter,
@@ -175,6 +189,5 @@ def entmax_bisect_rows(const floating[:, ::1] x, double alpha, floating[:, ::1] 
     if failed:
         raise MemoryError("entmax_bisect_rows: no memory for the candidate buffer")
     # the buffers hold one unused entry when m = 0 (an empty batch): read only the first m
-    most = max(iterations[:m], default=0)
-    return (min(most, max_iter), max([abs(v) for v in residual[:m]], default=0.0), max(width[:m], default=0.0),
-            most <= max_iter)
+    return (max([abs(v) for v in iterations[:m]], default=0), max([abs(v) for v in residual[:m]], default=0.0),
+            max(width[:m], default=0.0), all(v >= 0 for v in iterations[:m]))

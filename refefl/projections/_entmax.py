@@ -119,13 +119,37 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, out: np.ndarray, max_iter: i
     def mass_excess(tau, rows):
         gap = np.maximum(z[rows] - tau[:, None], 0.0)
         y = gap**power
-        slope = np.divide(y, gap, out=np.zeros_like(gap), where=gap > 0)  # gap^(power - 1) on the support
-        return y.sum(axis=1) - 1.0, -power * slope.sum(axis=1)
+        with np.errstate(over="ignore"):  # gap^(power - 1) on the support: +inf for a subnormal gap when α > 2
+            slope = np.divide(y, gap, out=np.zeros_like(gap), where=gap > 0).sum(axis=1)
+        return y.sum(axis=1) - 1.0, -power * slope
 
+    lo, hi, narrowing = _narrow_exponent(mass_excess, lo, hi)
     tau, info = find_root_decreasing(mass_excess, lo, hi, max_iter=max_iter, warn=False)
     y = np.maximum(z - tau[:, None], 0.0) ** power
     out[...] = y / y.sum(axis=1, keepdims=True)
-    return tuple(info)
+    return info._replace(iterations=info.iterations + narrowing)
+
+
+_SMALLEST_SUBNORMAL = float(np.nextafter(0.0, 1.0))
+
+
+def _narrow_exponent(mass_excess, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bracket [lo, hi] ⊂ [−1, 0] of τ, where it spans more than a factor 2**10 in |τ|, narrowed to a factor 2 by
+    bisecting the binary exponent of |τ|; and the evaluations this took.
+
+    For large α the right end −n^{1−α} underflows and the root can lie far below the normal floats (α = 1e6
+    with two tied maxima: |τ| = 2^{−1e6}, which is 0): halving [−1, 0] would take over a thousand steps to get
+    there, and the exponent's bisection takes about ten. The result is exact either way, y being the
+    normalized [z − τ]₊^{1/(α−1)} with τ within a float of 0.
+    """
+    near, far = -hi, -lo  # |τ| lies in [near, far]
+    evaluations, wide_rows = 0, far > 1024.0 * np.maximum(near, _SMALLEST_SUBNORMAL)
+    while (wide := wide_rows & (far > 2.0 * np.maximum(near, _SMALLEST_SUBNORMAL))).any():
+        mid = np.sqrt(np.maximum(near[wide], _SMALLEST_SUBNORMAL)) * np.sqrt(far[wide])
+        above = mass_excess(-mid, wide)[0] > 0  # f(−mid) > 0: the root is above −mid, |τ| < mid
+        far[wide], near[wide] = np.where(above, mid, far[wide]), np.where(above, near[wide], mid)
+        evaluations += 1
+    return -far, -near, evaluations
 
 
 def entmax(

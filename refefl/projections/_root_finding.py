@@ -99,9 +99,10 @@ def find_root_decreasing(
 
 def _next_point(tau, f, fprime, lo, hi):
     """Newton point if strictly inside the bracket; the next float toward the far end if Newton stalls at τ;
-    else the midpoint."""
+    else the midpoint (also where f' overflowed: its Newton point τ is no stall, and stepping a float at a time
+    from it would crawl)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        newton = tau - f / fprime
+        newton = np.where(np.isfinite(fprime), tau - f / fprime, lo + (hi - lo) / 2)
     far_end = np.where(f > 0, hi, lo)
     stalled = newton == tau
     newton = np.where(stalled, np.nextafter(tau, far_end), newton)
