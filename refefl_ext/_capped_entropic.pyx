@@ -11,6 +11,7 @@ pairwise over blocks (they vectorize, and round like NumPy's).
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from cython.view cimport array as cvarray
+from libc.float cimport DBL_MAX
 from libc.math cimport INFINITY, exp, fabs, log, log1p, nextafter, sqrt
 from libc.stdint cimport int64_t
 
@@ -62,6 +63,18 @@ cdef struct Row:
     double z_max
     double z_min
     double* w         # e^{z_max − z}, or NULL: σ is evaluated directly
+    double* z         # z itself once re-anchored (_recentred_threshold), or NULL: z = x − centre
+
+
+# the twin's TINY_S, RECENTRE_ABOVE, _MAX_RECENTRES and _CLIP
+cdef double TINY_S = 2.0 ** -60
+cdef double RECENTRE_ABOVE = 1024.0
+cdef int MAX_RECENTRES = 40
+cdef double CLIP = 2.0 ** 1000
+
+
+cdef inline double row_z(const floating* x, const Row* row, Py_ssize_t i) noexcept nogil:
+    return row.z[i] if row.z != NULL else x[i] - row.centre
 
 
 cdef enum:
@@ -101,7 +114,7 @@ cdef void sigmoid_terms(const floating* x, const Row* row, Py_ssize_t start, Py_
             c[i] = q * p[i] if q < INFINITY else 0.0
     else:
         for i in range(count):
-            p[i] = expit_pair((x[start + i] - row.centre) - tau, &c[i])
+            p[i] = expit_pair(row_z(x, row, start + i) - tau, &c[i])
             c[i] = c[i] if x[start + i] > -INFINITY else 0.0
     for i in range(count):
         d[i] = p[i] * c[i]
@@ -175,26 +188,28 @@ cdef int entropic_root(const floating* x, const Row* row, double s, double half_
     return -(max_iter + probed)
 
 
-cdef void entropic_bracket(const Row* row, double lse, double lse_neg, double s, double* half_lo,
-                           double* half_hi) noexcept nogil:
-    # the twin's _entropic_bracket from the two log-sum-exps of the row
+cdef void entropic_bracket(const Row* row, double lse, double lse_neg, double total, double total_neg, double s,
+                           double* half_lo, double* half_hi) noexcept nogil:
+    # the twin's _entropic_bracket from the two log-sum-exps of the row and their sums Σ e^{z − z_max},
+    # Σ e^{z_min − z}
     cdef double lo, hi, pad, top, bottom
     hi = min(row.z_max - logit(s / row.m), lse - log(s))
     lo = max(row.z_min - logit(s / row.m), log(row.m - s) - lse_neg)
     if s < 1:
         lo = max(lo, row.z_max - logit(s))
-    top, bottom = s * exp(row.z_max - lse), (row.m - s) * exp(-row.z_min - lse_neg)
+    top, bottom = s / total, (row.m - s) / total_neg
     if top < 1:
         lo = max(lo, lse - log(s) + log1p(-top))
     if bottom < 1:
         hi = min(hi, log(row.m - s) - lse_neg - log1p(-bottom))
     half_lo[0], half_hi[0] = lo / 2, max(hi, lo) / 2
-    pad = 2.0 ** -20 * (1.0 + (half_hi[0] - half_lo[0]))
+    pad = 2.0 ** -20 * (1.0 + (half_hi[0] - half_lo[0])) + 2.0 ** -40 * max(fabs(half_lo[0]), fabs(half_hi[0]))
     half_lo[0] -= pad
     half_hi[0] += pad
 
 
-cdef void log_sum_exps(const floating* x, Row* row, double* lse, double* lse_neg) noexcept nogil:
+cdef void log_sum_exps(const floating* x, Row* row, double* lse, double* lse_neg, double* sum_pos,
+                       double* sum_neg) noexcept nogil:
     # LSE(z) and LSE(−z) over the finite z. With a spread up to 600, w = e^{z_max − z} is stored on the way and
     # both come from it (Σ 1/w and Σ w): the only exponentials of the fast path
     cdef Py_ssize_t i, start, count
@@ -204,10 +219,11 @@ cdef void log_sum_exps(const floating* x, Row* row, double* lse, double* lse_neg
     if row.w == NULL:
         for i in range(row.n):
             if x[i] > -INFINITY:
-                z = x[i] - row.centre
+                z = row_z(x, row, i)
                 total += exp(z - row.z_max)
                 total_neg += exp(row.z_min - z)
         lse[0], lse_neg[0] = row.z_max + log(total), -row.z_min + log(total_neg)
+        sum_pos[0], sum_neg[0] = total, total_neg
         return
     for i in range(row.n):
         row.w[i] = exp_nonneg(row.z_max - (x[i] - row.centre))  # inf on −inf scores
@@ -223,6 +239,7 @@ cdef void log_sum_exps(const floating* x, Row* row, double* lse, double* lse_neg
         total, total_neg = total + fold(a, count), total_neg + fold(b, count)
         start += BLOCK
     lse[0], lse_neg[0] = row.z_max + log(total), -row.z_max + log(total_neg)
+    sum_pos[0], sum_neg[0] = total, total_neg * exp(row.z_min - row.z_max)  # Σ e^{z_min − z}
 
 
 cdef int entropic_row(const floating* x, Py_ssize_t n, double s, double x_max, Py_ssize_t m, int max_iter,
@@ -231,8 +248,8 @@ cdef int entropic_row(const floating* x, Py_ssize_t n, double s, double x_max, P
     # returns the evaluations of F (negated: unconverged)
     cdef Row row
     cdef Py_ssize_t i
-    cdef double x_min = INFINITY, lse, lse_neg, half_lo, half_hi, tau, E, unused
-    cdef int iterations
+    cdef double x_min = INFINITY, lse, lse_neg, total, total_neg, half_lo, half_hi, tau, E, unused
+    cdef int iterations, more, recentres = 0
     row.n, row.m = n, m
     for i in range(n):
         x_min = x[i] if -INFINITY < x[i] < x_min else x_min
@@ -242,14 +259,30 @@ cdef int entropic_row(const floating* x, Py_ssize_t n, double s, double x_max, P
             y[i] = 1 if x[i] > -INFINITY else 0
             u[i] = INFINITY if x[i] > -INFINITY else -INFINITY
         return 0
+    if s <= TINY_S:
+        tiny_s_row(x, n, s, x_max, y, u)
+        return 0
+    row.z = NULL
     row.centre = x_max / 2 + x_min / 2
     row.z_max, row.z_min = x_max - row.centre, x_min - row.centre
     row.w = u if row.z_max - row.z_min <= 600 else NULL
-    log_sum_exps(x, &row, &lse, &lse_neg)
-    entropic_bracket(&row, lse, lse_neg, s, &half_lo, &half_hi)
+    log_sum_exps(x, &row, &lse, &lse_neg, &total, &total_neg)
+    entropic_bracket(&row, lse, lse_neg, total, total_neg, s, &half_lo, &half_hi)
     if 2 * half_hi - row.z_min > 700 or row.z_max - 2 * half_lo > 700:  # e^{τ − z} could leave the normal floats
         row.w = NULL
     iterations = entropic_root(x, &row, s, half_lo, half_hi, max_iter, &tau, residual, width)
+    while fabs(tau) > RECENTRE_ABOVE and recentres < MAX_RECENTRES:
+        # the twin's _recentred_threshold: search again from the anchor centre + τ (z = x − anchor, clipped, in u)
+        row.centre = min(max(row.centre + tau, -DBL_MAX), DBL_MAX)
+        for i in range(n):
+            u[i] = min(max(x[i] - row.centre, -CLIP), CLIP) if x[i] > -INFINITY else -INFINITY
+        row.z, row.w = u, NULL
+        row.z_max, row.z_min = min(max(x_max - row.centre, -CLIP), CLIP), min(max(x_min - row.centre, -CLIP), CLIP)
+        log_sum_exps(x, &row, &lse, &lse_neg, &total, &total_neg)
+        entropic_bracket(&row, lse, lse_neg, total, total_neg, s, &half_lo, &half_hi)
+        more = entropic_root(x, &row, s, half_lo, half_hi, max_iter, &tau, residual, width)
+        iterations = (abs(iterations) + abs(more)) * (-1 if iterations < 0 or more < 0 else 1)
+        recentres += 1
     E = exp(tau - row.z_max)
     if row.w != NULL:
         for i in range(n):  # u = z − τ and y = σ(u) = 1/(1 + e^{τ − z_max} w)
@@ -257,9 +290,25 @@ cdef int entropic_row(const floating* x, Py_ssize_t n, double s, double x_max, P
             u[i] = (x[i] - row.centre) - tau
     else:
         for i in range(n):
-            u[i] = (x[i] - row.centre) - tau
+            u[i] = row_z(x, &row, i) - tau
             y[i] = <floating>expit_pair(u[i], &unused)
     return iterations
+
+
+cdef void tiny_s_row(const floating* x, Py_ssize_t n, double s, double x_max, floating* y, double* u) noexcept nogil:
+    # the twin's _tiny_s_rows: y = s·softmax(x), u = log s + (x − x_max) − log Σ e^{x − x_max}
+    cdef Py_ssize_t i
+    cdef double total = 0.0, log_total, log_s = log(s)
+    for i in range(n):
+        if x[i] > -INFINITY:
+            total += exp(x[i] - x_max)
+    log_total = log(total)
+    for i in range(n):
+        if x[i] > -INFINITY:
+            y[i] = <floating>(s * (exp(x[i] - x_max) / total))
+            u[i] = ((x[i] - x_max) - log_total) + log_s
+        else:
+            y[i], u[i] = 0, -INFINITY
 
 
 def capped_entropic_rows(const floating[:, ::1] x, double s, floating[:, ::1] out, double[:, ::1] margins,

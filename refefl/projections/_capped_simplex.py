@@ -146,7 +146,7 @@ def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.n
 
     the left end also ≥ x_max − logit(s) when s < 1 and ≥ LSE(x) − log s + log(1 − s e^{x_max − LSE(x)}) (from
     σ(u) ≥ e^u/(1 + e^{u_max}); for s ≪ m this end nearly meets the right one), the right end correspondingly;
-    widened by 2^-20 of its width so that rounding in the LSEs cannot exclude the root. Scores are centred on
+    widened by 2^-20 of its width and 2^-40 of its magnitude so that rounding in the LSEs cannot exclude the root. Scores are centred on
     their mid-range first, so that no difference of two scores overflows. The search variable is t = τ/2 ± 1,
     the sign that of the root (from the bracket, or from F(0) when the bracket holds 0): halving keeps every
     bracket width finite (|x| up to the float64 limit is fine), and |t| ≥ 1 lets the bracket close at the
@@ -176,19 +176,70 @@ def capped_entropic_rows(x: np.ndarray, s: float, out: np.ndarray, margins: np.n
     if bad_rows(x, status, s):
         return 0, 0.0, 0.0, True
     z = x.astype(np.float64)
+    if s <= TINY_S:
+        _tiny_s_rows(z, s, out, margins)
+        return 0, 0.0, 0.0, True
     finite = np.isfinite(z)
     n_finite = finite.sum(axis=1)
     margins[...] = np.where(finite, np.inf, -np.inf)
     solve = n_finite > s
     info = (0, 0.0, 0.0, True)
     if solve.any():
-        z, finite = z[solve], finite[solve]
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # saturated σ: exact 0, 1 and ±inf
-            z -= (_finite_extreme(z, finite, np.max) / 2 + _finite_extreme(z, finite, np.min) / 2)[:, None]
-            tau, info = _entropic_threshold(z, finite, n_finite[solve], s, max_iter)
+            z, tau, info = _recentred_threshold(z[solve], finite[solve], n_finite[solve], s, max_iter)
             margins[solve] = z - tau[:, None]
     out[...] = expit(margins)
     return info
+
+
+#: Below this s, ŷ = s·softmax(x) to rounding: Σ σ(u_i) = s makes every e^{u_i} ≤ s/(1 − s), and σ(u) = e^u (1 + O(e^u)).
+TINY_S = 2.0**-60
+#: A threshold found farther than this from the scores' anchor is searched again from an anchor at it.
+RECENTRE_ABOVE = 1024.0
+_MAX_RECENTRES = 40
+_CLIP = 2.0**1000  # a margin beyond ±2^1000 saturates σ exactly, like the true, larger one
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _tiny_s_rows(z: np.ndarray, s: float, out: np.ndarray, margins: np.ndarray) -> None:
+    """ŷ = s·softmax(z) and u = log s + z − LSE(z) (s ≤ :data:`TINY_S`, even subnormal: the root finding on F
+    would work with sums of subnormal numbers, which carry few bits)."""
+    with np.errstate(over="ignore", divide="ignore"):  # -inf scores: exactly 0, u = -inf
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        out[...] = s * (e / total)
+        margins[...] = (shifted - np.log(total)) + math.log(s)
+
+
+def _recentred_threshold(x: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float, max_iter: int) -> tuple:
+    """Scores z = x − a about an anchor a of each row, and τ of :func:`_entropic_threshold` for them (u = z − τ):
+    a is the mid-range, then a + τ while |τ| > :data:`RECENTRE_ABOVE`; and the fields of the RootInfo.
+
+    The search resolves τ to the spacing of the floats near |τ|, and z itself is rounded to that of |z|: with
+    a spread ≥ 1e12 ([1e16, 0, 1]) about its mid-range, both are ≥ 1e-4 and lose the scores that are not
+    saturated (the row summed to 1.388 instead of s = 1.5). Anchoring at a + τ, among those scores, makes
+    x − a exact to rounding there (clipped at ±2^1000 elsewhere); the next search finds a |τ| about 2^-52 times
+    smaller, resolved to the floats near it. Info: iterations summed; residual and bracket width the largest
+    of the passes after the first (and of the first if some row never moved).
+    """
+    anchor = _finite_extreme(x, finite, np.max) / 2 + _finite_extreme(x, finite, np.min) / 2
+    z = x - anchor[:, None]  # no overflow: |z| ≤ half the spread
+    tau, (iterations, first_residual, first_width, converged) = _entropic_threshold(z, finite, m, s, max_iter)
+    moved = np.zeros(tau.shape, dtype=bool)
+    residual = width = 0.0
+    for _ in range(_MAX_RECENTRES):
+        far = np.abs(tau) > RECENTRE_ABOVE
+        if not far.any():
+            break
+        moved |= far
+        anchor[far] = np.clip(anchor[far] + tau[far], -_FLOAT_MAX, _FLOAT_MAX)
+        z[far] = np.where(finite[far], np.clip(x[far] - anchor[far, None], -_CLIP, _CLIP), -np.inf)
+        tau[far], (it, res, wid, conv) = _entropic_threshold(z[far], finite[far], m[far], s, max_iter)
+        iterations, residual, width, converged = iterations + it, max(residual, res), max(width, wid), converged and conv
+    if not moved.all():
+        residual, width = max(residual, first_residual), max(width, first_width)
+    return z, tau, (iterations, residual, width, converged)
 
 
 def _entropic_threshold(z: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float, max_iter: int) -> tuple:
@@ -251,18 +302,21 @@ def _finite_extreme(z: np.ndarray, finite: np.ndarray, reduce) -> np.ndarray:
 def _entropic_bracket(z: np.ndarray, finite: np.ndarray, m: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
     """Halves lo/2 ≤ hi/2 of the bracket of each row, F(lo) ≥ 0 ≥ F(hi) (see :func:`capped_entropic_rows`), widened."""
     z_max, z_min = _finite_extreme(z, finite, np.max), _finite_extreme(z, finite, np.min)
-    lse = z_max + np.log(np.where(finite, np.exp(z - z_max[:, None]), 0.0).sum(axis=1))
-    lse_neg = -z_min + np.log(np.where(finite, np.exp(z_min[:, None] - z), 0.0).sum(axis=1))
+    total = np.where(finite, np.exp(z - z_max[:, None]), 0.0).sum(axis=1)
+    total_neg = np.where(finite, np.exp(z_min[:, None] - z), 0.0).sum(axis=1)
+    lse, lse_neg = z_max + np.log(total), -z_min + np.log(total_neg)
     hi = np.minimum(z_max - logit(s / m), lse - math.log(s))
     lo = np.maximum(z_min - logit(s / m), np.log(m - s) - lse_neg)
     if s < 1:
         lo = np.maximum(lo, z_max - logit(s))
     # the two LSE ends, tightened: σ(u) ≥ e^u / (1 + e^{u_max}), and its mirror image
-    top, bottom = s * np.exp(z_max - lse), (m - s) * np.exp(-z_min - lse_neg)
+    # s e^{z_max − LSE} from the sum itself: LSE is rounded to the floats near it, up to 1 at |z| ~ 1e16
+    top, bottom = s / total, (m - s) / total_neg
     lo = np.maximum(lo, np.where(top < 1, lse - math.log(s) + np.log1p(-top), -np.inf))
     hi = np.minimum(hi, np.where(bottom < 1, np.log(m - s) - lse_neg - np.log1p(-bottom), np.inf))
     half_lo, half_hi = lo / 2, np.maximum(hi, lo) / 2  # halves: the width itself may overflow
-    pad = 2.0**-20 * (1.0 + (half_hi - half_lo))
+    # the width's share covers the rounding of the LSE sums, the magnitude's that of the LSEs and ends themselves
+    pad = 2.0**-20 * (1.0 + (half_hi - half_lo)) + 2.0**-40 * np.maximum(np.abs(half_lo), np.abs(half_hi))
     return half_lo - pad, half_hi + pad
 
 
