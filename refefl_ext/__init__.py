@@ -21,6 +21,7 @@ from refefl_ext._coordinate import coordinate_ascent_box
 from refefl_ext._entmax import entmax15_rows, entmax_bisect_rows
 from refefl_ext._gda import data_moment, walker_pass
 from refefl_ext._isotonic import isotonic_kl, isotonic_l2
+from refefl_ext._permanent import log_permanent_batch
 from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
 from refefl_ext._simplex import projection_simplex_rows
 
@@ -40,4 +41,5 @@ __all__ = [
     "walker_pass",
     "data_moment",
     "coordinate_ascent_box",
+    "log_permanent_batch",
 ]

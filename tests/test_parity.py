@@ -103,6 +103,13 @@ def _gda_args(x, with_walker_step):
     return walkers, directions, weights, 0.02, noise, np.empty_like(walkers), moment
 
 
+def _permanent_args(x):
+    # one (k, k) matrix of log-entries per row, k = min(7, row length): L[b, i, j] = x[b, (i + 2j) mod length]
+    k = min(7, x.shape[1])
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    return np.ascontiguousarray(x[:, (i + 2 * j) % x.shape[1]]), np.empty(x.shape[0], x.dtype)
+
+
 # name -> (make_args, outputs to compare, whether -inf entries are allowed)
 CASES = {
     "isotonic_l2": (_isotonic_l2_args, lambda a, r: [a[2], a[3][:, : 1], a[4]], False),
@@ -125,6 +132,7 @@ CASES = {
     "walker_pass": (lambda x: _gda_args(x, True), lambda a, r: [a[5], a[6]], False),
     "data_moment": (lambda x: _gda_args(x, False), lambda a, r: [a[2]], False),
     "coordinate_ascent_box": (_coordinate_args, lambda a, r: [a[2], a[6]], False),
+    "log_permanent_batch": (_permanent_args, lambda a, r: [a[1]], True),
 }
 
 

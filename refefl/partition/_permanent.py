@@ -107,6 +107,8 @@ def log_permanent_batch(log_a: np.ndarray, out: np.ndarray) -> None:
     assignment, feasible = max_weight_assignments(weights)
     u, v = assignment_potentials(weights, assignment)
     scaled = np.exp(np.minimum(weights - u[:, :, None] - v[:, None, :], 0.0))  # ≤ 0 up to rounding
+    # exactly 0 on σ*: at |L| ~ 1e100 the rounding of u + v is far above 1 and would zero these entries
+    np.put_along_axis(scaled, assignment[:, :, None], 1.0, axis=2)
     total = np.take_along_axis(weights, assignment[:, :, None], axis=2).sum(axis=(1, 2))
     with np.errstate(invalid="ignore"):  # infeasible matrices have -inf weight and NaN in `scaled`: masked below
         out[...] = np.where(feasible, total + np.log(glynn_sums(scaled)) - (weights.shape[1] - 1) * np.log(2.0),
