@@ -1,8 +1,10 @@
 """Every experiment writes where the user runs it (default ``--out-dir``: the current folder), never into the
 installed package or a folder of this repository."""
+import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import refefl
@@ -47,3 +49,24 @@ def test_committed_results_name_no_machine_paths():
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if MACHINE_PATH.search(line)]
     assert not offenders, offenders
+
+
+def test_gda_over_seeds_reports_median_and_range_beside_each_seed(tmp_path):
+    """``--seeds 2``: the table's median and range are those of the per-seed finals, and each seed's finals are
+    those of a single-seed run with that seed (the seeds are independent repetitions of the whole experiment)."""
+    tiny = ["--n-data", "40", "--iters", "12", "--n-neurons", "4", "--quadrature", "10", "--log-every", "4",
+            "--restart", "0", "1", "--out-dir", ""]
+    assert gda.main(tiny[:-1] + [str(tmp_path), "--seeds", "2"]) == 0
+    report = json.loads((tmp_path / "gda_seeds.json").read_text())
+    assert report["seeds"] == [0, 1] and set(report["finals"]) == {"0", "1"}
+    table = (tmp_path / "gda_seeds.md").read_text()
+    for seed in (0, 1):
+        single = tmp_path / f"seed{seed}.json"
+        assert gda.main(tiny + ["--seed", str(seed), "--json", str(single)]) == 0
+        for run in json.loads(single.read_text())["runs"]:
+            assert report["finals"][run["restart"]][seed]["kl"] == run["final"]["kl"]
+    for label, finals in report["finals"].items():
+        kl = np.array([final["kl"] for final in finals])
+        assert f"| {label} | median [min, max] | " in table
+        assert f"{np.median(kl):.4g} [{kl.min():.4g}, {kl.max():.4g}]" in table
+        assert kl[0] != kl[1]

@@ -23,6 +23,11 @@ Choices the paper leaves open (see ``--help``):
 - masses start at 1 (energy ≈ 0, so the initial KL is KL(teacher‖τ) = 0.63, the paper's 0.62–0.64);
 - steps default to :class:`refefl.gda.GDAConfig`'s (h_w = 0.04α in d = 3, see there);
 - the final duality gap maximizes the witness over a 30 × 60 grid of directions plus the neurons (cost).
+
+``--seeds K`` repeats the whole experiment (data, initial student, noise) for seeds ``--seed`` … ``--seed`` + K − 1
+and writes ``gda_seeds.md`` and ``gda_seeds.json`` to ``--out-dir``: per restart setting, the median and range
+over the seeds of KL@500, KL@1000 and the final KL, SM and TV, beside the first seed's values and, in d = 3, the
+paper's (Domingo-Enrich et al. 2022, N = 1e3 and 1e4); the figures show the first seed.
 """
 from __future__ import annotations
 
@@ -36,6 +41,15 @@ from pathlib import Path
 import numpy as np
 
 from refefl import gda
+
+
+#: the paper's d = 3 results after 4000 iterations, (N, p_R) -> KL@500, KL@1000, KL, SM, TV (MATH.md's table)
+PAPER_D3 = {
+    (1000, "0"): (0.11, 0.0077, 0.0044, 0.117, 9.93), (1000, "1"): (0.30, 0.064, 0.0107, 0.258, 10.29),
+    (1000, "1/60"): (0.14, 0.0104, 0.0039, 0.127, 9.88), (10000, "0"): (0.11, 0.0066, 0.0006, 0.028, 9.74),
+    (10000, "1"): (0.28, 0.053, 0.0008, 0.035, 9.81), (10000, "1/60"): (0.14, 0.0093, 0.0004, 0.026, 9.74),
+}
+SEED_METRICS = ("kl@500", "kl@1000", "kl", "sm", "tv")
 
 
 def parse_restart(text: str) -> Fraction:
@@ -60,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--restart-mode", choices=("probability", "period"), default="probability",
         help="p_R as a per-iteration coin, or as a deterministic period 1/p_R (default %(default)s)")
     add("--seed", type=int, default=0, help="seed of data, initial student and Langevin noise")
+    add("--seeds", type=int, default=1,
+        help="repeat for this many seeds from --seed on; writes gda_seeds.md/.json (default %(default)s)")
     add("--n-neurons", type=int, default=64, help="student neurons n (default %(default)s)")
     add("--beta", type=float, default=10.0, help="TV bound β (default %(default)s)")
     add("--step-x", type=float, default=0.02, help="Langevin step h_x (default %(default)s)")
@@ -135,10 +151,12 @@ class Logger:
                   f"({time.perf_counter() - self.start:.1f} s)", flush=True)
 
 
-def run_setting(restart: Fraction, data, student, metrics: Metrics, args, label: str) -> dict:
-    """Train once with restart setting ``restart``; return the logged curves, final values and snapshots."""
+def run_setting(restart: Fraction, data, student, metrics: Metrics, args, label: str, seed: int | None = None) -> dict:
+    """Train once with restart setting ``restart`` (noise seeded by ``seed``, default ``--seed``); return the
+    logged curves, final values and snapshots."""
     config, logger = make_config(restart, args), Logger(metrics, args, label)
-    result = gda.train_gda(data, student, n_iter=args.iters, rng=np.random.default_rng([args.seed, 2]),
+    seed = args.seed if seed is None else seed
+    result = gda.train_gda(data, student, n_iter=args.iters, rng=np.random.default_rng([seed, 2]),
                            config=config, callback=logger, callback_every=1)
     log = logger.log
     final = {key: log[key][-1] for key in ("kl", "sm", "tv")}
@@ -215,16 +233,46 @@ def _to_json(run: dict) -> dict:
     return {key: value for key, value in run.items() if key != "snapshots"}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    seeds = np.random.SeedSequence(args.seed).spawn(3)
-    teacher = gda.paper_teacher(args.dim, args.beta)
+def run_seed(seed: int, teacher: gda.ReLUEnergy, args) -> list[dict]:
+    """Every restart setting for one seed: the data, the initial student, the metrics' samples and the noise all
+    come from ``seed``."""
+    seeds = np.random.SeedSequence(seed).spawn(3)
     data = gda.sample_gibbs(teacher, args.n_data, np.random.default_rng(seeds[0]))
     student = gda.ReLUEnergy.random(args.n_neurons, args.dim, np.random.default_rng(seeds[1]),
                                     sign=-1.0 if args.signs == "negative" else None)
     metrics = Metrics(teacher, args, np.random.default_rng(seeds[2]))
-    print(f"d = {args.dim}, N = {args.n_data}, n = {args.n_neurons}, {args.iters} iterations, seed {args.seed}")
-    runs = [run_setting(p, data, student, metrics, args, str(p)) for p in args.restart]
+    print(f"d = {args.dim}, N = {args.n_data}, n = {args.n_neurons}, {args.iters} iterations, seed {seed}")
+    return [run_setting(p, data, student, metrics, args, str(p), seed) for p in args.restart]
+
+
+def seeds_markdown(finals: dict[str, list[dict]], seeds: list[int], args, command: str) -> str:
+    """Median [min, max] over the seeds of each final metric, per restart setting, beside the first seed's
+    values and the paper's (d = 3)."""
+    names = ("KL@500", "KL@1000", f"KL@{args.iters}", f"SM@{args.iters}", f"TV@{args.iters}")
+    lines = [f"# GDA over {len(seeds)} seeds: d = {args.dim}, N = {args.n_data}, {args.iters} iterations", "",
+             f"Seeds {seeds} (each draws its own data, initial student and noise); median [min, max] over them, the "
+             f"first seed alone, and the paper's values (Domingo-Enrich et al. 2022, one run each).", "",
+             "| p_R | values | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for label, per_seed in finals.items():
+        columns = [np.array([final.get(key, np.nan) for final in per_seed]) for key in SEED_METRICS]
+        lines.append(f"| {label} | median [min, max] | " + " | ".join(
+            f"{np.median(c):.4g} [{c.min():.4g}, {c.max():.4g}]" for c in columns) + " |")
+        lines.append(f"| {label} | seed {seeds[0]} | " + " | ".join(f"{c[0]:.4g}" for c in columns) + " |")
+        paper = PAPER_D3.get((args.n_data, label)) if args.dim == 3 and args.iters == 4000 else None
+        if paper:
+            lines.append(f"| {label} | paper | " + " | ".join(f"{v:g}" for v in paper) + " |")
+    return "\n".join(lines + ["", f"Command: `{command}`"]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    teacher = gda.paper_teacher(args.dim, args.beta)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    all_runs = [run_seed(seed, teacher, args) for seed in seeds]
+    runs = all_runs[0]
     print("\nsetting      KL@500    KL@1000   KL final  SM final  TV final  seconds")
     for run in runs:
         f = run["final"]
@@ -236,6 +284,16 @@ def main(argv: list[str] | None = None) -> int:
                 else {"config": config, "runs": [_to_json(run) for run in runs]})
         Path(args.json).write_text(json.dumps(body, indent=1))
         print(f"curves saved to {args.json}")
+    if args.seeds > 1:
+        finals = {run["restart"]: [seed_runs[i]["final"] for seed_runs in all_runs] for i, run in enumerate(runs)}
+        command = "python -m refefl.experiments.gda " + " ".join(sys.argv[1:] if argv is None else argv)
+        table = seeds_markdown(finals, seeds, args, command)
+        print("\n" + table)
+        out = Path(args.out_dir or ".")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "gda_seeds.md").write_text(table, encoding="utf-8")
+        (out / "gda_seeds.json").write_text(json.dumps({"config": config, "seeds": seeds, "finals": finals},
+                                                       indent=1), encoding="utf-8")
     if args.out_dir:
         out = Path(args.out_dir)
         out.mkdir(parents=True, exist_ok=True)
