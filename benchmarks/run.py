@@ -35,7 +35,7 @@ def _check_agreement(suite: Suite, impls, x: np.ndarray, dtype) -> dict[str, flo
     diffs = {}
     for impl in impls:
         diff = max_abs_difference(impl.to_numpy(impl.run(impl.prepare(x))), reference)
-        if not diff <= TOLERANCE[np.dtype(dtype)] * scale:
+        if not diff <= max(TOLERANCE[np.dtype(dtype)], impl.stopping_tolerance) * scale:
             raise SystemExit(f"{suite.name}: {impl.name} disagrees with refefl's NumPy reference by {diff:.3g}")
         diffs[impl.name] = diff
     return diffs

@@ -29,6 +29,8 @@ class Implementation:
     """A contender: ``run(prepared)`` is timed; ``prepare`` (untimed) converts the NumPy input, ``to_numpy`` back.
 
     ``traced_memory`` is False for libraries whose allocations tracemalloc cannot see (torch).
+    ``stopping_tolerance`` is a peer's own documented stopping tolerance when it is coarser than the dtype's
+    agreement tolerance (an iterative peer with a fixed default tolerance agrees only that far).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Implementation:
     prepare: Callable = lambda x: x
     to_numpy: Callable = np.asarray
     traced_memory: bool = True
+    stopping_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ def _jaxopt_box_section() -> Implementation | None:
     import jax.numpy as jnp
     from jaxopt.projection import projection_box_section
 
+    jax.config.update("jax_enable_x64", True)  # otherwise jnp.asarray turns the float64 cases into float32
+
     def project_row(row):
         ones = jnp.ones_like(row)
         return projection_box_section(row, (jnp.zeros_like(row), ones, ones, S))
@@ -60,6 +62,7 @@ def _jaxopt_box_section() -> Implementation | None:
         prepare=jnp.asarray,
         to_numpy=np.asarray,
         traced_memory=False,
+        stopping_tolerance=1e-5,  # the default tol of the jaxopt.Bisection it runs (at most 30 halvings)
     )
 
 
