@@ -5,6 +5,7 @@ from refefl.projections._entmax import entmax
 from refefl.projections._isotonic import isotonic_regression, isotonic_regression_kl
 from refefl.projections._permutahedron import projection_permutahedron, soft_rank, soft_sort
 from refefl.projections._permutahedron import projection_permutahedron_jvp, soft_rank_jvp, soft_sort_jvp
+from refefl.projections._permutahedron import projection_permutahedron_vjp, soft_rank_vjp, soft_sort_vjp
 from refefl.projections._simplex import projection_simplex, softmax, sparsemax
 
 __all__ = [
@@ -18,8 +19,11 @@ __all__ = [
     "capped_simplex_entropic",
     "projection_permutahedron",
     "projection_permutahedron_jvp",
+    "projection_permutahedron_vjp",
     "soft_rank",
     "soft_rank_jvp",
+    "soft_rank_vjp",
     "soft_sort",
     "soft_sort_jvp",
+    "soft_sort_vjp",
 ]

@@ -86,6 +86,23 @@ class _Solution:
         np.put_along_axis(out, self.order, t.reshape(m, n), axis=1)
         return out
 
+    def vjp(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cotangents of x (x's order) and of ws (sorted like ws; of ℓ for E) for a cotangent u of ``out``.
+
+        The transpose of :meth:`jvp`: with U_B the sum of u over the block of an entry (sorted coordinates),
+        x receives (u − p U_B)/ε and ws receives q U_B, with the weights p, q of :meth:`jvp`.
+        """
+        m, n = self.order.shape
+        blocks = Blocks.from_starts(self.starts, self.n_blocks)
+        uniform = 1.0 / blocks.sizes[blocks.ids]
+        u = np.take_along_axis(u, self.order, axis=1).ravel()
+        block_sums = blocks.sums(u)[blocks.ids]
+        p = blocks.softmax(np.take_along_axis(self.out, self.order, axis=1)) if self.kl else uniform
+        q = blocks.softmax(np.broadcast_to(self.ws, (m, n))) if self.kl else uniform
+        ux = np.empty((m, n))
+        np.put_along_axis(ux, self.order, ((u - p * block_sums) / self.eps).reshape(m, n), axis=1)
+        return ux, (q * block_sums).reshape(m, n)
+
 
 def _solve(x: np.ndarray, ws: np.ndarray, eps: float, kl: bool, backend: str, order=None) -> _Solution:
     """P_Ψ(x/ε, w) for C rows x (float32 or float64) and float64 rows ws (1 or m, n) sorted decreasingly."""
@@ -144,6 +161,17 @@ def _projection_rows(z, v, w_rows, v_w, kl: bool, backend: str) -> np.ndarray:
     return np.exp(sol.out) * t if kl else t
 
 
+def _projection_vjp_rows(z, u, w_rows, kl: bool, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cotangents of z and of w (rows of the shape of z, in w's own order) for a cotangent u of μ."""
+    w_order = np.argsort(-w_rows, axis=1)
+    ws = np.take_along_axis(w_rows, w_order, axis=1)
+    sol = _solve(z, np.log(ws) if kl else ws, 1.0, kl, backend)
+    uz, uws = sol.vjp(np.exp(sol.out) * u if kl else u)
+    uw = np.empty(z.shape)
+    np.put_along_axis(uw, np.broadcast_to(w_order, z.shape), uws / ws if kl else uws, axis=1)
+    return uz, uw
+
+
 def _rank_rows(theta, v, strength: float, kl: bool, descending: bool, backend: str) -> np.ndarray:
     eps = -strength if descending else strength
     return _mu(_solve(theta, _decreasing_ranks(theta.shape[1], kl), eps, kl, backend), v)
@@ -160,6 +188,23 @@ def _sort_rows(theta, v, strength: float, kl: bool, descending: bool, backend: s
     else:  # ties in theta may go either way: the sort is not differentiable there
         out = sol.jvp(dws=np.take_along_axis(v, np.argsort(-theta, axis=1), axis=1))
     return out if descending else out[:, ::-1]
+
+
+def _rank_vjp_rows(theta, u, strength: float, kl: bool, descending: bool, backend: str) -> np.ndarray:
+    eps = -strength if descending else strength
+    sol = _solve(theta, _decreasing_ranks(theta.shape[1], kl), eps, kl, backend)
+    return sol.vjp(np.exp(sol.out) * u if kl else u)[0]
+
+
+def _sort_vjp_rows(theta, u, strength: float, kl: bool, descending: bool, backend: str) -> np.ndarray:
+    m, n = theta.shape
+    ws = np.ascontiguousarray(np.sort(theta, axis=1)[:, ::-1], dtype=np.float64)
+    rho = np.broadcast_to(_decreasing_ranks(n, False), (m, n)).copy()
+    identity = np.broadcast_to(np.arange(n, dtype=np.intp), (m, n)).copy()
+    uws = _solve(rho, ws, strength, kl, backend, order=identity).vjp(u if descending else u[:, ::-1])[1]
+    out = np.empty((m, n))
+    np.put_along_axis(out, np.argsort(-theta, axis=1), uws, axis=1)
+    return out
 
 
 # -- validation and batching ---------------------------------------------------------------------------------
@@ -198,19 +243,34 @@ def _weight_rows(w, z: np.ndarray, axis: int, name: str) -> np.ndarray:
     return as_rows(w, axis, dtype=np.float64)[0]
 
 
-def _projection(z, w, v, v_w, regularization, axis, backend) -> np.ndarray:
+def _projection_inputs(z, w, regularization, axis):
+    """Validated (z, w, kl, axis, rows of w aligned with the rows of z)."""
     kl = _check_choice(regularization, "regularization", _REGULARIZATIONS) == "kl"
     z, w = _as_finite(z, "z"), _as_finite(w, "w")
     axis = check_axis(z, axis, "z")
     if kl and not (w > 0).all():
         raise ValueError("w must be strictly positive for regularization='kl'")
-    w_rows = _weight_rows(w, z, axis, "w")
+    return z, w, kl, axis, _weight_rows(w, z, axis, "w")
+
+
+def _projection(z, w, v, v_w, regularization, axis, backend) -> np.ndarray:
+    z, w, kl, axis, w_rows = _projection_inputs(z, w, regularization, axis)
     if v is not None:
         v = _tangent(v, z)
     if v_w is not None:
         v_w = _weight_rows(_tangent(v_w, w, "v_w"), z, axis, "v_w")
     rows_fn = lambda rows, v_rows: _projection_rows(rows, v_rows, w_rows, v_w, kl, backend)  # noqa: E731
     return _run(rows_fn, z, axis, common_float_dtype(z, w), v)
+
+
+def _projection_vjp(z, w, u, regularization, axis, backend) -> tuple[np.ndarray, np.ndarray]:
+    z, w, kl, axis, w_rows = _projection_inputs(z, w, regularization, axis)
+    u = _tangent(u, z, "u")
+    dtype = common_float_dtype(z, w)
+    z_rows, moved_shape = as_rows(z, axis, dtype=dtype)
+    uz, uw = _projection_vjp_rows(z_rows, as_rows(u, axis, dtype=np.float64)[0], w_rows, kl, backend)
+    uw = uw.sum(axis=0) if w.ndim == 1 else from_rows(uw, moved_shape, axis)  # a shared w gathers every row's
+    return from_rows(uz.astype(dtype, copy=False), moved_shape, axis), uw.astype(dtype, copy=False)
 
 
 def _soft(rows_impl, theta, v, strength, regularization, direction, axis, backend) -> np.ndarray:
@@ -298,6 +358,45 @@ def projection_permutahedron_jvp(
     return _projection(z, w, v, v_w, regularization, axis, backend)
 
 
+def projection_permutahedron_vjp(
+    z, w, u, *, regularization: str = "l2", axis: int = -1, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Vector-Jacobian product of :func:`projection_permutahedron`: the cotangents of z and of w for a cotangent u.
+
+    .. math::
+
+        \bar z = (\partial_z P)^\top u, \qquad \bar w = (\partial_w P)^\top u, \qquad
+        \langle u, \partial_z P\, v + \partial_w P\, v_w \rangle = \langle \bar z, v\rangle
+        + \langle \bar w, v_w\rangle,
+
+    for every tangent (v, v_w). With B the PAV block of entry i (as in :func:`projection_permutahedron_jvp`),
+    :math:`\bar z_i = u_i - \tfrac{1}{|B|}\sum_{j \in B} u_j` (Q) and :math:`\bar z_i = \mu_i
+    (u_i - \sum_{j \in B} \mu_j u_j / \sum_{j\in B} \mu_j)` (E), a Jacobian symmetric in z, and
+    :math:`\bar w_{\tau_i} = \tfrac{1}{|B|}\sum_B u` (Q) or :math:`\operatorname{softmax}(\log w_B)_i
+    \sum_B (\mu \odot u) / w_{\tau_i}` (E), where τ sorts w decreasingly and B is the block of rank i. The
+    Jacobian in w is not symmetric, so this is not the JVP. Blocks are the solver's own; exact away from the
+    measure-zero set where two blocks are about to merge.
+
+    Parameters
+    ----------
+    z, w, regularization, axis, backend
+        As in :func:`projection_permutahedron`.
+    u : array_like of the shape of z
+        Cotangent of μ (finite).
+
+    Returns
+    -------
+    z_bar : ndarray of the shape of z
+    w_bar : ndarray of the shape of w
+        A w of shape (n,) shared by every row receives the sum of the rows' cotangents.
+
+    References
+    ----------
+    Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, Lemma 1 and §5.
+    """
+    return _projection_vjp(z, w, u, regularization, axis, backend)
+
+
 def soft_rank(
     theta, *, strength: float = 1.0, regularization: str = "l2", direction: str = "ascending", axis: int = -1,
     backend: str = "auto",
@@ -354,6 +453,26 @@ def soft_rank_jvp(
     Blondel et al. (2020), ICML, §5.
     """
     return _soft(_rank_rows, theta, v, strength, regularization, direction, axis, backend)
+
+
+def soft_rank_vjp(
+    theta, u, *, strength: float = 1.0, regularization: str = "l2", direction: str = "ascending", axis: int = -1,
+    backend: str = "auto",
+) -> np.ndarray:
+    r"""Vector-Jacobian product of :func:`soft_rank`: :math:`(\partial r_\varepsilon(\theta))^\top u`.
+
+    .. math::
+
+        (\partial r_\varepsilon(\theta))^\top u = \pm\varepsilon^{-1} (\partial_z P_\Psi)^\top u,
+
+    with :math:`(\partial_z P_\Psi)^\top` as in :func:`projection_permutahedron_vjp` (symmetric in z, so
+    this equals :func:`soft_rank_jvp` along u up to rounding; computed as the transpose all the same).
+
+    References
+    ----------
+    Blondel et al. (2020), ICML, §5.
+    """
+    return _soft(_rank_vjp_rows, theta, u, strength, regularization, direction, axis, backend)
 
 
 def soft_sort(
@@ -415,3 +534,24 @@ def soft_sort_jvp(
     Blondel et al. (2020), ICML, §5.
     """
     return _soft(_sort_rows, theta, v, strength, regularization, direction, axis, backend)
+
+
+def soft_sort_vjp(
+    theta, u, *, strength: float = 1.0, regularization: str = "l2", direction: str = "ascending", axis: int = -1,
+    backend: str = "auto",
+) -> np.ndarray:
+    r"""Vector-Jacobian product of :func:`soft_sort`: :math:`(\partial s_\varepsilon(\theta))^\top u`.
+
+    .. math::
+
+        \big((\partial s_\varepsilon(\theta))^\top u\big)_{\tau_i} = \tfrac{1}{|B|} \sum_{j \in B} u_j
+        \;\; \text{(l2)}, \qquad \operatorname{softmax}(\theta_{\tau_B})_i \sum_{j \in B} u_j \;\; \text{(kl)},
+
+    for the PAV block B of sorted position i, τ sorting θ decreasingly (u reversed first for ascending). The
+    "kl" Jacobian is not symmetric, so this differs from :func:`soft_sort_jvp` along u.
+
+    References
+    ----------
+    Blondel et al. (2020), ICML, §5.
+    """
+    return _soft(_sort_vjp_rows, theta, u, strength, regularization, direction, axis, backend)
