@@ -20,6 +20,8 @@ DATA_ENV = "REFEFL_DATA"
 ORIGINS = {
     "multilabel": "the Mulan multilabel benchmarks (https://mulan.sourceforge.net/datasets-mlc.html), "
                   "converted to .npz with arrays X_train, Y_train, X_test, Y_test (or X, Y)",
+    "label_ranking": "the label-ranking benchmarks of Cheng, Huehn and Huellermeier (ICML 2009), as .npz with "
+                     "arrays X (features) and Y (rank form, 1 = most preferred)",
 }
 
 

@@ -4,7 +4,8 @@
 - :class:`EnergyMultilabelClassifier`: a network feeding a unary, pairwise or MLP energy, trained with the
   generalized Fenchel-Young loss (minibatch Adam, early stopping on a validation split);
 - :class:`BinaryRelevanceLogisticRegression`: independent L2 logistic regressions, the classic baseline;
-- the multilabel metrics :func:`hamming_accuracy`, :func:`example_f1`, :func:`micro_f1`, :func:`macro_f1`;
+- the multilabel metrics :func:`hamming_accuracy`, :func:`example_f1`, :func:`micro_f1`, :func:`macro_f1`, and
+  the label-ranking ones :func:`kendall_tau`, :func:`spearman_rho`;
 - :func:`clone`: an unfitted copy with the same hyperparameters; :class:`NotFittedError`, raised by
   ``predict``, ``decision_function`` and ``score`` before ``fit``.
 """
@@ -12,6 +13,7 @@ from refefl.estimators._energy_model import UnaryPlusMLPEnergy
 from refefl.estimators._metrics import METRICS, example_f1, hamming_accuracy, macro_f1, micro_f1
 from refefl.estimators._multilabel import BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
 from refefl.estimators._params import NotFittedError, clone
+from refefl.estimators._ranking_metrics import kendall_tau, spearman_rho
 
 __all__ = [
     "EnergyMultilabelClassifier",
@@ -24,4 +26,6 @@ __all__ = [
     "example_f1",
     "micro_f1",
     "macro_f1",
+    "kendall_tau",
+    "spearman_rho",
 ]
