@@ -23,6 +23,7 @@ from refefl_ext._gda import data_moment, walker_pass
 from refefl_ext._isotonic import isotonic_kl, isotonic_l2
 from refefl_ext._permanent import log_permanent_batch
 from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
+from refefl_ext._plackett_luce import plackett_luce_sample
 from refefl_ext._simplex import projection_simplex_rows
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "data_moment",
     "coordinate_ascent_box",
     "log_permanent_batch",
+    "plackett_luce_sample",
 ]

@@ -14,6 +14,7 @@ from scipy.special import expit
 
 import refefl
 import refefl.gda  # noqa: F401  (not imported by refefl itself; registers the GDA twins)
+import refefl.partition  # noqa: F401  (likewise: registers the log-permanent and Plackett-Luce twins)
 from refefl import _backend
 from refefl.testing import default_tolerance
 
@@ -110,6 +111,13 @@ def _permanent_args(x):
     return np.ascontiguousarray(x[:, (i + 2 * j) % x.shape[1]]), np.empty(x.shape[0], x.dtype)
 
 
+def _plackett_luce_args(x):
+    # the rows as scores (float64, the sampler's dtype) and three samples of Exp(1) noise per row; the "huge" rows
+    # take the wide-range branch
+    noise = np.random.default_rng(0).standard_exponential((x.shape[0], 3, x.shape[1]))
+    return np.ascontiguousarray(x, dtype=np.float64), noise
+
+
 # name -> (make_args, outputs to compare, whether -inf entries are allowed)
 CASES = {
     "isotonic_l2": (_isotonic_l2_args, lambda a, r: [a[2], a[3][:, : 1], a[4]], False),
@@ -133,6 +141,7 @@ CASES = {
     "data_moment": (lambda x: _gda_args(x, False), lambda a, r: [a[2]], False),
     "coordinate_ascent_box": (_coordinate_args, lambda a, r: [a[2], a[6]], False),
     "log_permanent_batch": (_permanent_args, lambda a, r: [a[1]], True),
+    "plackett_luce_sample": (_plackett_luce_args, lambda a, r: list(r), False),
 }
 
 

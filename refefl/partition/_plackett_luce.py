@@ -10,17 +10,21 @@ increasing order give a ranking σ distributed as Plackett-Luce (equivalently: s
     = \sum_i s_i - \sum_{r=0}^{k-1} \log \sum_{t \ge r} e^{s_{\sigma_t}}.
 
 :func:`plackett_luce_sample` is the hot spot of a min-min step over permutations: the random numbers are drawn by
-the caller, so that a compiled twin with the same signature can reproduce it exactly. Derivation:
+the caller, so that its compiled twin ``refefl_ext.plackett_luce_sample`` (same signature) reproduces it
+exactly; :meth:`refefl.partition.Permutations.sample` picks the backend. Derivation:
 ``docs/partition.md``.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from refefl import _backend
+
 #: Below this bound on k (range(s) + log k) the product of the k tail sums neither under- nor overflows.
 _PRODUCT_SAFE = 600.0
 
 
+@_backend.numpy_twin
 def plackett_luce_sample(logits: np.ndarray, exponentials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Rankings σ from Plackett-Luce scores and Exp(1) noise, with their log-probabilities.
 
@@ -50,11 +54,13 @@ def plackett_luce_sample(logits: np.ndarray, exponentials: np.ndarray) -> tuple[
         weights = np.exp(shifted)
         sigma = np.argsort(exponentials * (1.0 / weights)[:, None, :], axis=-1)  # arrival times, earliest first
         log_tails = np.log(_tail_sum_product(np.take(weights.ravel(), sigma + offsets)))
-    else:  # a wide range of scores: log arrival times and tail log-sums, never exponentiating the small scores
-        sigma = np.argsort(np.log(exponentials) - shifted[:, None, :], axis=-1)
-        ordered = np.take(shifted.ravel(), sigma + offsets)
-        log_tails = np.logaddexp.accumulate(ordered[..., ::-1], axis=-1).sum(axis=-1)
-    return sigma, shifted.sum(axis=1)[:, None] - log_tails
+        return sigma, shifted.sum(axis=1)[:, None] - log_tails
+    # a wide range of scores: log arrival times and tail log-sums, never exponentiating the small scores; the
+    # terms s_σr - log Σ_{t≥r} e^{s_σt} ≤ 0 are summed one by one (Σ s - Σ log-tails cancels at large |s|)
+    sigma = np.argsort(np.log(exponentials) - shifted[:, None, :], axis=-1)
+    ordered = np.take(shifted.ravel(), sigma + offsets)
+    log_tails = np.logaddexp.accumulate(ordered[..., ::-1], axis=-1)[..., ::-1]
+    return sigma, (ordered - log_tails).sum(axis=-1)
 
 
 def _tail_sum_product(ordered: np.ndarray) -> np.ndarray:

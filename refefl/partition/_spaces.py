@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from refefl import _backend
 from refefl._validation import as_float_array, check_finite, check_positive_int
 from refefl.partition._plackett_luce import plackett_luce_sample
 
@@ -109,12 +110,19 @@ class Permutations:
         """log q(σ) = -log k!."""
         return -math.lgamma(self.k + 1)
 
-    def sample(self, rng: np.random.Generator, n: int, m: int, proposal=None) -> tuple[np.ndarray, np.ndarray]:
-        """Rankings of shape (n, m, k) and their log-probabilities (n, m) under the proposal."""
+    def sample(self, rng: np.random.Generator, n: int, m: int, proposal=None, *,
+               backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+        """Rankings of shape (n, m, k) and their log-probabilities (n, m) under the proposal.
+
+        ``backend`` picks :func:`plackett_luce_sample` or its compiled twin (:func:`refefl._backend.select`); both
+        return the same rankings from the same ``rng``.
+        """
         n, m, logits = _check_sample_args(rng, n, m, proposal, self.k)
+        sampler = _backend.select(plackett_luce_sample, backend)
         if logits is None:
             return np.argsort(rng.random((n, m, self.k)), axis=-1), np.full((n, m), self.log_uniform)
-        return plackett_luce_sample(logits.astype(np.float64, copy=False), rng.standard_exponential((n, m, self.k)))
+        logits = np.ascontiguousarray(logits, dtype=np.float64)
+        return sampler(logits, rng.standard_exponential((n, m, self.k)))
 
     def enumerate(self) -> np.ndarray:
         """All k! rankings in lexicographic order, intp of shape (k!, k)."""
