@@ -47,7 +47,7 @@ def versions() -> dict[str, str]:
     import scipy
 
     out = {"numpy": np.__version__, "scipy": scipy.__version__}
-    for module in ("torch", "entmax", "sklearn", "jaxopt", "jax", "Cython"):
+    for module in ("torch", "entmax", "sklearn", "jaxopt", "jax", "thewalrus", "Cython"):
         if installed(module):
             mod = importlib.import_module(module)
             out[module] = getattr(mod, "__version__", "?")

@@ -78,7 +78,8 @@ def summary_table(rows: list[dict]) -> str:
         lines.append(
             f"| {suite} | {case} | {_fmt_time(ext['median_s']) if ext else '—'} | "
             f"{_fmt_time(numpy['median_s']) if numpy else '—'} | {peer} | "
-            f"{ext['ratio_to_floor']:.2f} |" if ext else f"| {suite} | {case} | — | — | {peer} | — |"
+            f"{ext['ratio_to_floor']:.2f} |" if ext else
+            f"| {suite} | {case} | — | {_fmt_time(numpy['median_s']) if numpy else '—'} | {peer} | — |"
         )
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks import _peers, _report
 from benchmarks._harness import max_abs_difference, peak_memory, time_call
-from benchmarks.suites import Case, Suite, all_suites
+from benchmarks.suites import Case, Suite, all_suites, suite_groups
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: model-level benchmarks: name -> module with ``main(argv)`` (accepting ``--quick``)
@@ -33,9 +33,10 @@ def _check_agreement(suite: Suite, impls, x: np.ndarray, dtype) -> dict[str, flo
     reference = suite.reference(x)
     scale = 1.0 + float(np.max(np.abs(reference)))
     diffs = {}
+    tolerance = suite.tolerance.get(np.dtype(dtype).name, TOLERANCE[np.dtype(dtype)])
     for impl in impls:
         diff = max_abs_difference(impl.to_numpy(impl.run(impl.prepare(x))), reference)
-        if not diff <= max(TOLERANCE[np.dtype(dtype)], impl.stopping_tolerance) * scale:
+        if not diff <= max(tolerance, impl.stopping_tolerance) * scale:
             raise SystemExit(f"{suite.name}: {impl.name} disagrees with refefl's NumPy reference by {diff:.3g}")
         diffs[impl.name] = diff
     return diffs
@@ -91,7 +92,7 @@ def run_suite(suite: Suite, args) -> tuple[list[dict], list[dict]]:
     cases = suite.quick_cases if args.quick else suite.cases
     rows = []
     for case in cases:
-        for dtype in args.dtypes:
+        for dtype in (d for d in args.dtypes if d in suite.dtypes):
             measured = _measure(suite, case, np.dtype(dtype), args.repeats, rng)
             rows += measured
             timings = ", ".join(f"{r['implementation']} {r['median_s'] * 1e3:.3g} ms" for r in measured)
@@ -128,17 +129,19 @@ def _run_kernel_suites(kernel_suites: list[Suite], args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     suites = {s.name: s for s in all_suites()}
-    names = sorted(suites) + list(MODEL_BENCHMARKS)
+    groups = suite_groups()
+    names = sorted(suites) + list(groups) + list(MODEL_BENCHMARKS)
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small cases, few repeats (a smoke run)")
-    parser.add_argument("--suites", nargs="+", choices=names, default=names)
+    parser.add_argument("--suites", nargs="+", choices=names, default=sorted(suites) + list(MODEL_BENCHMARKS))
     parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--update-readme", action="store_true", help="copy the summary (medians and targets) into README.md")
     args = parser.parse_args(argv)
+    args.suites = [name for group in args.suites for name in groups.get(group, (group,))]
     args.repeats = args.repeats or (5 if args.quick else 15)
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(_report.stamp(_peers.versions()))

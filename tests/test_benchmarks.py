@@ -14,10 +14,13 @@ from refefl import _backend
 @pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.name)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_implementation_agrees_with_the_reference(suite, dtype):
-    case = Case((4, 300)) if len(suite.cases[0].shape) == 2 else Case((3000,))
+    if np.dtype(dtype).name not in suite.dtypes:
+        pytest.skip(f"{suite.name} has no {np.dtype(dtype).name} cases")
+    case = suite.agreement_case or (Case((4, 300)) if len(suite.cases[0].shape) == 2 else Case((3000,)))
     x = suite.make_input(case, dtype, np.random.default_rng(0))
     diffs = run._check_agreement(suite, suite.implementations(), x, dtype)  # SystemExit on disagreement
-    assert {"refefl ext", "refefl numpy"} <= set(diffs)
+    # the min-min loss has no compiled twin: its only refefl contender is the NumPy function
+    assert ({"refefl numpy"} if suite.name == "partition_min_min" else {"refefl ext", "refefl numpy"}) <= set(diffs)
 
 
 def test_targets_are_ratios_of_the_measured_medians():

@@ -83,6 +83,12 @@ class Suite:
     #: peak bytes allowed per call of "refefl ext", in units of the input's size (the output counts: 2.0 means
     #: the output plus at most one more input-sized array); None: no memory target
     memory_budget: float | None = None
+    #: agreement bounds by dtype name (relative to 1 + max |reference|) replacing the harness's defaults
+    tolerance: dict[str, float] = field(default_factory=dict)
+    #: a small input of the suite's shape for the agreement test (tests/test_benchmarks.py); None: a default
+    agreement_case: Case | None = None
+    #: the dtypes the suite runs in (a sampler fed float64 noise has no float32 case)
+    dtypes: tuple[str, ...] = ("float64", "float32")
 
 
 def softmax_floor() -> Implementation:
@@ -97,7 +103,14 @@ def softmax_floor() -> Implementation:
 
 
 def all_suites() -> list[Suite]:
-    from benchmarks.suites import capped, isotonic, simplex, soft_rank
+    from benchmarks.suites import capped, isotonic, partition, simplex, soft_rank
 
     return [simplex.SPARSEMAX, simplex.ENTMAX15, simplex.ENTMAX_BISECT, isotonic.SUITE, soft_rank.SOFT_RANK_L2,
-            soft_rank.SOFT_RANK_KL, capped.PROJECTION, capped.ENTROPIC]
+            soft_rank.SOFT_RANK_KL, capped.PROJECTION, capped.ENTROPIC, *partition.SUITES]
+
+
+def suite_groups() -> dict[str, tuple[str, ...]]:
+    """Names that select several suites at once on the command line (``--suites partition``)."""
+    from benchmarks.suites import partition
+
+    return {"partition": tuple(s.name for s in partition.SUITES)}
