@@ -1,15 +1,15 @@
 """Plackett-Luce rankings by an exponential race: twin of ``refefl.partition._plackett_luce.plackett_luce_sample``.
 
 Per sample (one row of k noise draws): the k arrival keys, formed as NumPy forms them (so that both twins sort
-the same numbers), an insertion sort of the item indices by key (a bottom-up merge sort above
-INSERTION_MAX items), then the tail sums of the ranked weights (their product, or the tail log-sums on the
-wide-range branch). The branch is chosen once for the whole batch, by the same test as the NumPy twin. float64
-only, as the NumPy twin (``Permutations.sample`` passes float64). Samples are shared by the threads.
+the same numbers), an insertion sort of the item indices by key (a bottom-up merge sort above INSERTION_MAX
+items), then the tail sums of the ranked weights: their product, or on the wide-range branch each tail relative
+to its running maximum. The branch is chosen once for the whole batch, by the same test as the NumPy twin.
+float64 only, as the NumPy twin (``Permutations.sample`` passes float64). Samples are shared by the threads.
 """
 import numpy as np
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, log1p
+from libc.math cimport exp, log
 
 from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, Scratch, scratch_release, scratch_reserve
 
@@ -17,15 +17,6 @@ cdef enum:
     INSERTION_MAX = 16  # rows of at most this many items are insertion-sorted
 # _PRODUCT_SAFE in _plackett_luce.py
 cdef double PRODUCT_SAFE = 600.0
-
-
-cdef inline double logaddexp(double a, double b) noexcept nogil:
-    # np.logaddexp on finite arguments
-    if a == b:
-        return a + 0.6931471805599453
-    if a > b:
-        return a + log1p(exp(b - a))
-    return b + log1p(exp(a - b))
 
 
 cdef void sort_by_key(double* key, Py_ssize_t* order, Py_ssize_t k, double* spare_key,
@@ -86,7 +77,7 @@ def plackett_luce_sample(const double[:, ::1] logits, const double[:, :, ::1] ex
     """Twin of ``refefl.partition._plackett_luce.plackett_luce_sample``."""
     cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1], m = exponentials.shape[1]
     cdef Py_ssize_t i, t, r, row
-    cdef double top, lowest = 0
+    cdef double lowest = 0
     # shifted = logits - logits.max(axis=1, keepdims=True), weights = exp(shifted), their reciprocals
     cdef double[:, ::1] shifted = np.empty((n, k))
     cdef double[:, ::1] inverse = np.empty((n, k))
@@ -97,7 +88,7 @@ def plackett_luce_sample(const double[:, ::1] logits, const double[:, :, ::1] ex
     cdef Py_ssize_t[:, :, ::1] sigma = sigma_arr
     cdef double[:, ::1] log_prob = log_prob_arr
     cdef bint wide
-    cdef double tail, product, acc, total
+    cdef double tail, product, total, top, new_top, score
     cdef double* key
     cdef Py_ssize_t* order
     cdef Scratch scratch
@@ -137,12 +128,16 @@ def plackett_luce_sample(const double[:, ::1] logits, const double[:, :, ::1] ex
                 else:  # exponentials * (1.0 / weights)[:, None, :]
                     key[t] = exponentials[i, row % m, t] * inverse[i, t]
             sort_by_key(key, order, k, scratch.data + k, <Py_ssize_t*>(scratch.data + 2 * k))
-            if wide:  # (ordered - np.logaddexp.accumulate(ordered[..., ::-1], axis=-1)[..., ::-1]).sum(axis=-1)
-                acc = shifted[i, order[k - 1]]
-                total = 0.0  # the last term, s - s
+            if wide:  # plackett_luce_log_prob(shifted, sigma): running tail maximum and rescaled tail sum
+                top = shifted[i, order[k - 1]]
+                tail = 1.0
+                total = 0.0  # the last term, (s − s) − log 1
                 for r in range(k - 2, -1, -1):
-                    acc = logaddexp(acc, shifted[i, order[r]])
-                    total = total + (shifted[i, order[r]] - acc)
+                    score = shifted[i, order[r]]
+                    new_top = top if top > score else score  # np.maximum
+                    tail = tail * exp(top - new_top) + exp(score - new_top)
+                    top = new_top
+                    total = total + ((score - top) - log(tail))
             else:  # shifted.sum(axis=1)[:, None] - np.log(_tail_sum_product(np.take(weights.ravel(), ...)))
                 tail = weights[i, order[k - 1]]
                 product = tail

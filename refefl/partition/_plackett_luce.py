@@ -49,18 +49,56 @@ def plackett_luce_sample(logits: np.ndarray, exponentials: np.ndarray) -> tuple[
     """
     n, k = logits.shape
     shifted = logits - logits.max(axis=1, keepdims=True)
-    offsets = (k * np.arange(n))[:, None, None]
     if k * (float(np.ptp(shifted)) + np.log(k)) < _PRODUCT_SAFE:
         weights = np.exp(shifted)
         sigma = np.argsort(exponentials * (1.0 / weights)[:, None, :], axis=-1)  # arrival times, earliest first
-        log_tails = np.log(_tail_sum_product(np.take(weights.ravel(), sigma + offsets)))
+        log_tails = np.log(_tail_sum_product(np.take(weights.ravel(), sigma + (k * np.arange(n))[:, None, None])))
         return sigma, shifted.sum(axis=1)[:, None] - log_tails
-    # a wide range of scores: log arrival times and tail log-sums, never exponentiating the small scores; the
-    # terms s_σr - log Σ_{t≥r} e^{s_σt} ≤ 0 are summed one by one (Σ s - Σ log-tails cancels at large |s|)
+    # a wide range of scores: log arrival times and tail log-sums, never exponentiating the small scores
     sigma = np.argsort(np.log(exponentials) - shifted[:, None, :], axis=-1)
-    ordered = np.take(shifted.ravel(), sigma + offsets)
-    log_tails = np.logaddexp.accumulate(ordered[..., ::-1], axis=-1)[..., ::-1]
-    return sigma, (ordered - log_tails).sum(axis=-1)
+    return sigma, plackett_luce_log_prob(shifted, sigma)
+
+
+def plackett_luce_log_prob(logits: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    r"""Log-probabilities of rankings under Plackett-Luce scores, term by term, each tail relative to its maximum.
+
+    .. math::
+
+        \log P_s(\sigma) = \sum_{r=0}^{k-1} \Big(s_{\sigma_r} - M_r - \log \sum_{t \ge r} e^{s_{\sigma_t} - M_r}\Big),
+        \qquad M_r = \max_{t \ge r} s_{\sigma_t},
+
+    swept from the last rank up with the running maximum and the running sum :math:`S_r \in [1, k]` (rescaled when
+    the maximum grows). Only differences of scores are exponentiated and each term is ≤ 0, so the result is exact
+    to rounding at any range of the scores: :math:`\sum_i s_i - \sum_r \log(\dots)` is rounding noise at
+    :math:`|s| \sim 10^{300}`, and a tail log-sum :math:`\operatorname{logaddexp}(s, s) = s + \log 2` rounds to s.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n, k), float64, finite
+        Plackett-Luce scores s (trusted: validated by the caller).
+    sigma : ndarray of shape (n, m, k), intp
+        Rankings, best first (trusted).
+
+    Returns
+    -------
+    ndarray of shape (n, m)
+
+    References
+    ----------
+    Plackett (1975), "The Analysis of Permutations", Applied Statistics 24(2), eq. (1).
+    """
+    n, k = logits.shape
+    ordered = np.take(logits.ravel(), sigma + (k * np.arange(n))[:, None, None])
+    top = ordered[..., -1].copy()  # M_r
+    total = np.ones_like(top)  # S_r = Σ_{t≥r} e^{s_σt − M_r}
+    log_prob = np.zeros_like(top)  # the last term is (s − s) − log 1
+    for r in range(k - 2, -1, -1):
+        score = ordered[..., r]
+        new_top = np.maximum(top, score)
+        total = total * np.exp(top - new_top) + np.exp(score - new_top)
+        top = new_top
+        log_prob += (score - top) - np.log(total)
+    return log_prob
 
 
 def _tail_sum_product(ordered: np.ndarray) -> np.ndarray:
