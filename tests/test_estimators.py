@@ -14,7 +14,7 @@ from refefl import nn
 from refefl.datasets import make_synthetic_multilabel
 from refefl.estimators import (BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier, clone, example_f1,
                                hamming_accuracy, macro_f1, micro_f1)
-from refefl.estimators._energy_model import STRONG_CONVEXITY, EnergyModel
+from refefl.estimators._energy_model import REGULARIZERS, EnergyModel
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.testing import assert_close, directional_derivative
 
@@ -187,7 +187,7 @@ def test_pairwise_gradient_is_danskins_formula():
     assert_close(model.value_and_grad(params, X, Y)[1]["energy"], expected - np.diag(np.diag(expected)), scale=1e3)
 
 
-@pytest.mark.parametrize("omega", sorted(STRONG_CONVEXITY))
+@pytest.mark.parametrize("omega", REGULARIZERS)
 @given(seed=SEEDS, scale=st.sampled_from([0.1, 3.0, 30.0]))
 def test_projection_is_feasible_and_optimal(omega, seed, scale):
     """P(A) is symmetric, zero on the diagonal, λ_max ≤ μ/2, and ⟨A − P(A), B − P(A)⟩ ≤ 0 for feasible B."""
@@ -197,7 +197,7 @@ def test_projection_is_feasible_and_optimal(omega, seed, scale):
     a = scale * rng.normal(size=(4, 4))
     a = a + a.T
     p = model.project({"energy": a})["energy"]
-    bound = STRONG_CONVEXITY[omega] / 2
+    bound = model.omega.strong_convexity / 2  # λ_max(A) ≤ μ/2, μ the strong convexity of Ω on the box
     assert np.array_equal(p, p.T) and not np.diag(p).any()
     assert np.linalg.eigvalsh(p)[-1] <= bound * (1 + 1e-8)
     for _ in range(3):
@@ -206,7 +206,7 @@ def test_projection_is_feasible_and_optimal(omega, seed, scale):
         assert np.vdot(a - p, b - p) <= 1e-6 * scale**2 * (1 + np.abs(a).max())
 
 
-@pytest.mark.parametrize("omega", sorted(STRONG_CONVEXITY))
+@pytest.mark.parametrize("omega", REGULARIZERS)
 def test_exact_decoding_equals_thresholding_for_unary_energies(omega):
     rng = np.random.default_rng(1)
     model, params = _tiny_model("unary", omega, rng)

@@ -1,5 +1,8 @@
-"""Pairwise (quadratic) energies Φ(y, (θ, A)) = ⟨y, θ⟩ + ½⟨y, A y⟩, and the concave low-rank case A = −VVᵀ."""
+"""Pairwise (quadratic) energies Φ(y, (θ, A)) = ⟨y, θ⟩ + ½⟨y, A y⟩: their common type :class:`PairwiseEnergy`,
+the general :class:`Quadratic` and the concave low-rank case A = −VVᵀ."""
 from __future__ import annotations
+
+from abc import abstractmethod
 
 import numpy as np
 
@@ -38,7 +41,26 @@ def outer_rows(a: np.ndarray, b: np.ndarray, shared: bool) -> np.ndarray:
     return a.T @ b if shared else a[:, :, None] * b[:, None, :]
 
 
-class Quadratic(Energy):
+class PairwiseEnergy(Energy):
+    r"""An energy of the form :math:`\Phi(y, \mathrm{params}) = \langle y, \theta\rangle + \tfrac12\langle y, A y\rangle`,
+    however its parameters are laid out: :meth:`pairwise` gives (θ, A).
+
+    This is the type :class:`~refefl.maximizers.CoordinateAscent` and
+    :func:`~refefl.maximizers.default_maximizer` look for: each coordinate of y sees the field
+    :math:`\theta_j + \sum_{i \ne j} A_{ji} y_i`, so the coordinate problems have closed forms.
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §4 (quadratic energies and coordinate ascent).
+    """
+
+    @abstractmethod
+    def pairwise(self, params) -> tuple[np.ndarray, np.ndarray]:
+        """``(theta, A)`` of validated params: theta of shape (n, k), A symmetric of shape (k, k) or (n, k, k)."""
+
+
+class Quadratic(PairwiseEnergy):
     r"""Pairwise energy :math:`\Phi(y, (\theta, A)) = \langle y, \theta\rangle + \tfrac12 \langle y, A y\rangle`.
 
     .. math::
@@ -93,7 +115,7 @@ class Quadratic(Energy):
         return np.array(y, dtype=dtype), (outer_rows(y, y, a.ndim == 2) / 2).astype(dtype, copy=False)
 
 
-class LowRankConcave(Energy):
+class LowRankConcave(PairwiseEnergy):
     r"""Concave pairwise energy :math:`\Phi(y, (\theta, V)) = \langle y, \theta\rangle - \tfrac12\|V^\top y\|^2`,
     i.e. :class:`Quadratic` with :math:`A = -VV^\top \preceq 0`.
 

@@ -28,17 +28,15 @@ import itertools
 
 import numpy as np
 
-from refefl.energies import Bilinear, Energy, LowRankConcave, MLPEnergy, Quadratic
+from refefl.energies import Bilinear, Energy, LowRankConcave, MLPEnergy, PairwiseEnergy, Quadratic
 from refefl.losses import GeneralizedFenchelYoungLoss
-from refefl.maximizers import ClosedForm, CoordinateAscent, MirrorAscent, ProjectedGradientAscent
+from refefl.maximizers import default_maximizer
 from refefl.nn import MLP
 from refefl.nn._tree import tree_map
 from refefl.regularizers import regularizer as make_regularizer
 
 ENERGIES = ("unary", "quadratic", "low_rank", "mlp")
 REGULARIZERS = ("binary_entropy", "box_squared")
-#: modulus of strong convexity of Ω on the box [0, 1]^k (the Hessian of the binary entropy is diag(1/(y(1 − y))) ⪰ 4I)
-STRONG_CONVEXITY = {"binary_entropy": 4.0, "box_squared": 1.0}
 #: the largest number of labels for which exact decoding enumerates {0, 1}^k
 MAX_EXACT_LABELS = 16
 # rows × label sets scored at once by exact decoding (bounds its memory to a few tens of MB)
@@ -196,8 +194,9 @@ class EnergyModel:
     logistic or sparse multilabel FY loss); ``"quadratic"`` Φ = ⟨y, θ⟩ + ½⟨y, Ay⟩ with A learned, shared,
     symmetric, zero on the diagonal and with λ_max(A) ≤ μ/2 (kept so by :meth:`project`); ``"low_rank"``
     A = −VVᵀ with V of shape (k, rank); ``"mlp"`` Φ = ⟨y, θ⟩ + MLP([θ, y]) (:class:`UnaryPlusMLPEnergy`).
-    Pairwise energies use :class:`~refefl.maximizers.CoordinateAscent`; the MLP energy uses mirror ascent
-    (binary entropy) or projected gradient ascent (½‖·‖²), each with the budget ``max_iter`` and ``tol``.
+    The maximizer is :func:`~refefl.maximizers.default_maximizer`'s, with the budget ``max_iter`` and ``tol``:
+    :class:`~refefl.maximizers.CoordinateAscent` for the pairwise energies, mirror ascent (binary entropy) or
+    projected gradient ascent (½‖·‖²) for the MLP energy. μ is the regularizer's ``strong_convexity``.
     """
 
     def __init__(self, n_features: int, n_labels: int, *, energy: str, regularizer: str, hidden: tuple[int, ...],
@@ -205,16 +204,14 @@ class EnergyModel:
         self.kind, self.n_labels, self.rank = energy, n_labels, rank
         self.net = MLP([n_features, *hidden, n_labels], activation=activation)
         self.omega = make_regularizer(regularizer)
-        self.bound = STRONG_CONVEXITY[regularizer] / 2  # λ_max(A) ≤ μ/2 for the quadratic energy
+        self.bound = self.omega.strong_convexity / 2  # λ_max(A) ≤ μ/2 for the quadratic energy
         if energy == "unary":
-            self.energy, maximizer = Bilinear(), ClosedForm()
+            self.energy = Bilinear()
         elif energy in ("quadratic", "low_rank"):
             self.energy = Quadratic() if energy == "quadratic" else LowRankConcave()
-            maximizer = CoordinateAscent(max_iter=max_iter, tol=tol)
         else:
             self.energy = UnaryPlusMLPEnergy(n_labels, hidden=energy_hidden)
-            solver = MirrorAscent if regularizer == "binary_entropy" else ProjectedGradientAscent
-            maximizer = solver(max_iter=max_iter, tol=tol)
+        maximizer = default_maximizer(self.energy, self.omega, max_iter=max_iter, tol=tol)
         self.loss = GeneralizedFenchelYoungLoss(self.energy, self.omega, maximizer)
 
     def init(self, rng: np.random.Generator) -> dict:
@@ -253,7 +250,7 @@ class EnergyModel:
         the maximizer ŷ of shape (n, k) for the pairwise energies (None otherwise), to warm-start the next
         solve on these rows through ``y0``."""
         theta, cache = self.net.forward(params["net"], X)
-        pairwise = self.kind in ("quadratic", "low_rank")
+        pairwise = isinstance(self.energy, PairwiseEnergy)
         losses, grad = self.loss.value_and_grad(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
         grad_theta, grad_energy = (grad, None) if self.kind == "unary" else grad
         n = X.shape[0]

@@ -33,7 +33,7 @@ from scipy.special import logsumexp, softmax
 from refefl._validation import as_float_array, check_finite, check_positive, check_positive_int
 from refefl.energies import Energy, LowRankConcave
 from refefl.losses import GeneralizedFenchelYoungLoss
-from refefl.maximizers import CoordinateAscent, Maximizer, MaximizerInfo, MirrorAscent, ProjectedGradientAscent
+from refefl.maximizers import CoordinateAscent, Maximizer, MaximizerInfo, default_maximizer
 from refefl.nn import MLP, Adam, tree_map
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.regularizers import regularizer
@@ -153,7 +153,8 @@ class ComponentwiseMaximizer(Maximizer):
     Each piece's problem is strongly concave with a unique solution, found by exact coordinate ascent
     (:class:`~refefl.maximizers.CoordinateAscent`, all K n of them in one batch, warm-started from ``y0``); the
     best piece wins. At τ > 0 that point starts a first-order ascent on the soft maximum
-    (:class:`~refefl.maximizers.MirrorAscent` for the binary negentropy, projected gradient for ½‖·‖²) with a
+    (:func:`~refefl.maximizers.default_maximizer`'s: mirror ascent for the binary negentropy, projected gradient
+    for ½‖·‖²) with a
     budget of ``polish_iter`` iterations: a stationary point within τ log K of the global maximum. Supports
     ``"binary_entropy"`` and ``"box_squared"``.
 
@@ -189,8 +190,8 @@ class ComponentwiseMaximizer(Maximizer):
         y = np.ascontiguousarray(y.reshape(b.shape + (-1,))[np.arange(len(best)), best])
         if energy.temperature == 0:
             return self._finish(energy, omega, params, y, info.iterations, info.converged)
-        polish = MirrorAscent if omega.name == "binary_entropy" else ProjectedGradientAscent
-        return polish(max_iter=self.polish_iter, tol=self.tol).maximize(energy, omega, params, y0=y)
+        polish = default_maximizer(energy, omega, max_iter=self.polish_iter, tol=self.tol)
+        return polish.maximize(energy, omega, params, y0=y)
 
 
 class StateInput:
@@ -364,8 +365,9 @@ class EnergyPolicy:
                  train_starts: int = 0, act_grid: int = 0, temperature_schedule: tuple[float, float] | None = None,
                  steps: int = 2000, batch_size: int = 128, learning_rate: float = 1e-3, omega: str = "binary_entropy"):
         if temperature_schedule is not None:
-            if not hasattr(energy, "temperature"):
-                raise ValueError(f"temperature_schedule needs an energy with a temperature, got {energy!r}")
+            if not isinstance(energy, MaxConcaveEnergy):
+                raise ValueError(f"temperature_schedule needs an energy with a temperature (MaxConcaveEnergy), "
+                                 f"got {energy!r}")
             temperature_schedule = tuple(check_positive(t, "temperature_schedule") for t in temperature_schedule)
         self.parametrization, self.temperature_schedule = parametrization, temperature_schedule
         self.loss = GeneralizedFenchelYoungLoss(energy, regularizer(omega), maximizer)

@@ -11,7 +11,6 @@ import numpy as np
 
 from refefl._validation import check_positive, check_positive_int, feasibility_tol
 from refefl.energies._base import Energy
-from refefl.maximizers._geometry import tangent
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.regularizers._base import Regularizer, inner_on_support
 
@@ -52,7 +51,7 @@ def measures(energy: Energy, omega: Regularizer, params: Any, y: np.ndarray) -> 
     """(stationarity, gap) per row, as defined in :class:`MaximizerInfo`."""
     g = energy._grad_y(params, y)
     s = omega._predict(g)
-    gap = inner_on_support(tangent(omega, g), s - y) + omega._value(y) - omega._value(s)
+    gap = inner_on_support(omega._tangent(g), s - y) + omega._value(y) - omega._value(s)
     return np.abs(y - s).max(axis=1), np.maximum(gap, 0)
 
 

@@ -15,8 +15,7 @@ import numpy as np
 
 from refefl._validation import check_positive
 from refefl.maximizers._base import Maximizer, MaximizerInfo, backtrack, objective, rounding_slack
-from refefl.maximizers._geometry import ENTROPIC, SMOOTH, euclidean_projection, gradient, tangent
-from refefl.regularizers._base import inner_on_support
+from refefl.regularizers._base import inner_on_support, require_methods
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -64,9 +63,10 @@ class _Backtracking(Maximizer):
 class ProjectedGradientAscent(_Backtracking):
     r"""Projected gradient ascent :math:`y \leftarrow \Pi_C\big(y + \eta\,(\nabla_y\Phi(y) - \nabla\Omega(y))\big)`.
 
-    For regularizers differentiable on all of C: ``"box_squared"``, ``"sparsemax"``, ``"tsallis"``,
-    ``"capped_squared"``, ``"perm_squared"`` (``ValueError`` otherwise; use :class:`MirrorAscent` for entropic Ω). The projection
-    is the prediction of the half squared norm on C. Per-row step sizes start at ``step_size``, are halved until
+    For regularizers differentiable on all of C: not ``legendre``, with ∇Ω (``_gradient``) and the projection Π_C
+    (``_project``) (``ValueError`` for a Legendre Ω: use :class:`MirrorAscent`; ``ValueError`` naming a missing
+    method), e.g. ``"box_squared"``, ``"sparsemax"``, ``"tsallis"``, ``"capped_squared"``, ``"perm_squared"``.
+    Per-row step sizes start at ``step_size``, are halved until
     the sufficient-ascent test :math:`F(y^+) \ge F(y) + \langle\nabla F(y), d\rangle - \|d\|^2/(2\eta)`,
     d = y⁺ − y, holds (in the rounding regime: :math:`-\langle\nabla F(y^+) - \nabla F(y), d\rangle \le
     \|d\|^2/\eta`, the curvature of F along d is at most 1/η), and doubled after each accepted step (at most
@@ -92,26 +92,26 @@ class ProjectedGradientAscent(_Backtracking):
         super().__init__(max_iter=max_iter, tol=tol, step_size=step_size)
 
     def check_supported(self, energy, regularizer) -> None:
-        if regularizer.name not in SMOOTH:
+        if regularizer.legendre:
             raise ValueError(
-                f"ProjectedGradientAscent needs Ω differentiable on its domain ({sorted(SMOOTH)}), got "
-                f"{regularizer.name!r}; use MirrorAscent or FrankWolfe"
+                f"ProjectedGradientAscent needs Ω differentiable on its domain, but {regularizer!r} is Legendre "
+                "(∇Ω is infinite on the boundary); use MirrorAscent or FrankWolfe"
             )
+        require_methods(regularizer, "ProjectedGradientAscent", "_gradient", "_project")
 
     def _init_state(self, energy, omega, params, y0):
         return self._start(energy, omega, params, y0), None
 
     def _proposal(self, energy, omega, params, y, state, value, omega_y, slack, grad_phi, target):
-        grad_f = tangent(omega, grad_phi - gradient(omega, y))
-        project = euclidean_projection(omega)
+        grad_f = omega._tangent(grad_phi - omega._gradient(y))
 
         def propose(step):
-            y_new = project(y + step[:, None] * grad_f)
+            y_new = omega._project(y + step[:, None] * grad_f)
             value_new, grad_new = objective(energy, omega, params, y_new), energy._grad_y(params, y_new)
             d = y_new - y
             model = _dot(d, d) / (2 * step)
             decisive = model > slack
-            curvature = -_dot(tangent(omega, grad_new - gradient(omega, y_new)) - grad_f, d)
+            curvature = -_dot(omega._tangent(grad_new - omega._gradient(y_new)) - grad_f, d)
             ok = np.where(decisive, value_new >= value + _dot(grad_f, d) - model - slack, curvature <= 2 * model)
             return (y_new, value_new, y_new, grad_new, np.ones_like(ok)), ok
 
@@ -124,8 +124,8 @@ def _bregman_curvature(omega, y: np.ndarray, y_new: np.ndarray) -> np.ndarray:
     Coordinates that did not move contribute 0, also where ∇Ω is infinite."""
     d = y_new - y
     with np.errstate(invalid="ignore"):
-        change = np.where(d != 0, gradient(omega, y_new) - gradient(omega, y), 0)
-    return _dot(tangent(omega, change), d)
+        change = np.where(d != 0, omega._gradient(y_new) - omega._gradient(y), 0)
+    return _dot(omega._tangent(change), d)
 
 
 class MirrorAscent(_Backtracking):
@@ -136,7 +136,9 @@ class MirrorAscent(_Backtracking):
         \nabla\Omega(y^+) = \nabla\Omega(y) + \eta\,\nabla F(y), \quad\text{i.e.}\quad
         y^+ = \hat y_\Omega\big((1 - \eta)\, u + \eta\, \nabla_y\Phi(y)\big),\ u = \nabla\Omega(y),
 
-    for ``"binary_entropy"``, ``"shannon"``, ``"capped_entropy"``, ``"perm_entropy"`` (``ValueError`` otherwise). The dual variable u
+    for Legendre regularizers with ∇Ω (``legendre`` and ``_gradient``; ``ValueError`` for a regularizer that is not
+    Legendre or lacks ``_gradient``), e.g. ``"binary_entropy"``, ``"shannon"``,
+    ``"capped_entropy"``, ``"perm_entropy"``. The dual variable u
     is carried along, so saturated coordinates (ŷ_i = 0 or 1 in floating point) never need log 0. With η = 1 the
     step is the fixed-point (mean-field) update :math:`y^+ = \hat y_\Omega(\nabla_y\Phi(y))`, exact in one step
     for bilinear energies. Steps are halved until the relative-smoothness test :math:`F(y^+) \ge F(y) +
@@ -167,11 +169,12 @@ class MirrorAscent(_Backtracking):
             raise ValueError(f"step_size must be at most 1 for MirrorAscent, got {step_size}")
 
     def check_supported(self, energy, regularizer) -> None:
-        if regularizer.name not in ENTROPIC:
+        if not regularizer.legendre:
             raise ValueError(
-                f"MirrorAscent needs an entropic Ω ({sorted(ENTROPIC)}), got {regularizer.name!r}; use "
+                f"MirrorAscent needs an entropic (Legendre) Ω, got {regularizer!r} (legendre = False); use "
                 "ProjectedGradientAscent or FrankWolfe"
             )
+        require_methods(regularizer, "MirrorAscent", "_gradient")
 
     def _init_state(self, energy, omega, params, y0):
         if y0 is None:
@@ -179,25 +182,25 @@ class MirrorAscent(_Backtracking):
             u = energy._grad_y(params, center)
         else:
             y0 = self._start(energy, omega, params, y0)
-            u = gradient(omega, y0)
+            u = omega._gradient(y0)
             boundary = ~np.isfinite(u).all(axis=1)
             if boundary.any():
                 delta = np.sqrt(np.finfo(y0.dtype).eps)
                 center = omega._predict(np.zeros_like(y0[boundary]))
-                u[boundary] = gradient(omega, (1 - delta) * y0[boundary] + delta * center)
+                u[boundary] = omega._gradient((1 - delta) * y0[boundary] + delta * center)
         return np.ascontiguousarray(omega._predict(u)), u
 
     def _proposal(self, energy, omega, params, y, u, value, omega_y, slack, grad_phi, target):
-        grad_f = tangent(omega, grad_phi - u)
+        grad_f = omega._tangent(grad_phi - u)
 
         def propose(step):
             u_new = u + step[:, None] * grad_f
             y_new = omega._predict(u_new)
             value_new, grad_new = objective(energy, omega, params, y_new), energy._grad_y(params, y_new)
             d = y_new - y
-            model = (omega._value(y_new) - omega_y - _dot(tangent(omega, u), d)) / step  # D_Ω(y⁺, y) / η
+            model = (omega._value(y_new) - omega_y - _dot(omega._tangent(u), d)) / step  # D_Ω(y⁺, y) / η
             decisive = model > slack
-            curvature = -_dot(tangent(omega, grad_new - grad_phi), d)
+            curvature = -_dot(omega._tangent(grad_new - grad_phi), d)
             ok = np.where(decisive, value_new >= value + _dot(grad_f, d) - model - slack,
                           curvature <= (1 / step - 1) * _bregman_curvature(omega, y, y_new))
             return (y_new, value_new, u_new, grad_new, np.ones_like(ok)), ok
@@ -240,7 +243,7 @@ class FrankWolfe(_Backtracking):
 
     def _proposal(self, energy, omega, params, y, state, value, omega_y, slack, grad_phi, target):
         d = target - y
-        gap = np.maximum(inner_on_support(tangent(omega, grad_phi), d) + omega_y - omega._value(target), 0)
+        gap = np.maximum(inner_on_support(omega._tangent(grad_phi), d) + omega_y - omega._value(target), 0)
 
         def evaluate(step):
             y_new = y + step[:, None] * d

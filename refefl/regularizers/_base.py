@@ -2,7 +2,9 @@
 
 A subclass supplies four things: Ω on C (``_value``), membership of C (``_in_domain``), the regularized
 prediction ŷ = ∇Ω*(θ) (``_predict``) and its Jacobian-vector product (``_jvp``). The conjugate then follows
-from the Fenchel-Young equality Ω*(θ) = ⟨θ, ŷ⟩ − Ω(ŷ), unless a subclass has a better closed form.
+from the Fenchel-Young equality Ω*(θ) = ⟨θ, ŷ⟩ − Ω(ŷ), unless a subclass has a better closed form. The geometry
+that the iterative maximizers read (∇Ω, Π_C, the tangent space of C, curvature, a coordinate update) is optional
+and lives in the subclass too: see :class:`Regularizer`.
 """
 from __future__ import annotations
 
@@ -23,6 +25,31 @@ def inner_on_support(theta: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(y != 0, theta * y, 0).sum(axis=-1)
 
 
+#: the optional methods of the subclassing contract (see :class:`Regularizer`)
+OPTIONAL_METHODS = ("_gradient", "_project", "_tangent", "_coordinate_update")
+
+
+def defines(omega: "Regularizer", *methods: str) -> bool:
+    """Whether the class of ``omega`` implements each of the optional ``methods`` (overrides the base's)."""
+    for method in methods:
+        if method not in OPTIONAL_METHODS:
+            raise ValueError(f"{method!r} is not an optional Regularizer method; expected one of {OPTIONAL_METHODS}")
+    return all(getattr(type(omega), method) is not getattr(Regularizer, method) for method in methods)
+
+
+def missing_method_message(omega: "Regularizer", method: str, solver: str = "this solver") -> str:
+    """The error text for a solver that needs ``method`` of ``omega``, which its class does not define."""
+    return (f"{type(omega).__name__} does not define {method}(), which {solver} needs (see the Regularizer "
+            "docstring, 'Subclassing'); define it, or use a solver that needs less, such as FrankWolfe")
+
+
+def require_methods(omega: "Regularizer", solver: str, *methods: str) -> None:
+    """``ValueError`` naming the first of the optional ``methods`` that the class of ``omega`` does not define."""
+    for method in methods:
+        if not defines(omega, method):
+            raise ValueError(missing_method_message(omega, method, solver))
+
+
 class Regularizer(ABC):
     r"""A convex regularizer Ω with domain C, its conjugate and its regularized prediction.
 
@@ -35,6 +62,37 @@ class Regularizer(ABC):
     become float64. Scores ``theta`` may hold ``-inf`` where ``allow_neg_inf`` is True (the coordinate is then
     impossible: ŷ_i = 0); NaN and +inf raise ``ValueError``.
 
+    **Subclassing.** Required: ``_value(y)`` (Ω on C), ``_in_domain(y, tol)`` (membership of C per row),
+    ``_predict(theta)`` (ŷ_Ω) and ``_jvp(theta, v)`` (∂ŷ_Ω v). That is all :class:`~refefl.FenchelYoungLoss` and
+    :class:`~refefl.maximizers.FrankWolfe` need. The other maximizers read the geometry of Ω from these optional
+    members, which each solver checks before it starts (``ValueError`` naming the missing method):
+
+    ``_gradient(y)``
+        :math:`\nabla\Omega(y)` on C, up to a multiple of 1 when C lies in a hyperplane {Σ y = const} (a shift
+        that ŷ_Ω and Π_C ignore); ±inf on the relative boundary of C for a Legendre Ω. Needed by
+        :class:`~refefl.maximizers.ProjectedGradientAscent` and :class:`~refefl.maximizers.MirrorAscent`.
+    ``_project(z)``
+        The Euclidean projection :math:`\Pi_C(z) = \operatorname{argmin}_{y \in C} \|y - z\|_2`, row-wise.
+        Needed by :class:`~refefl.maximizers.ProjectedGradientAscent`.
+    ``_tangent(v)``
+        The component of v parallel to the affine hull of C; the default returns v, domains inside a hyperplane
+        {Σ y = const} return v − mean(v)·1 (the solvers' inner products ⟨v, y⁺ − y⟩ then stay exact near a
+        maximizer instead of multiplying the rounding of Σ(y⁺ − y) = 0 by a large shift).
+    ``legendre`` (class attribute, default False)
+        ∇Ω is infinite on the relative boundary of C (the entropies), so ŷ_Ω maps into the relative interior:
+        :class:`~refefl.maximizers.MirrorAscent` applies, projected gradient ascent does not.
+    ``strong_convexity`` (class attribute or property, default None)
+        The modulus μ with :math:`\Omega(y') \ge \Omega(y) + \langle\nabla\Omega(y), y' - y\rangle +
+        \tfrac\mu2\|y' - y\|_2^2` on C, or None when Ω is not strongly convex (or μ is not known).
+    ``_coordinate_update(field, diag)``
+        For a separable Ω on the box [0, 1]^k: the exact maximizer over :math:`t \in [0, 1]` of
+        :math:`f t + \tfrac12 d t^2 - \omega(t)` for fields f and diagonal entries d < μ (arrays of shape (m,)),
+        which makes :class:`~refefl.maximizers.CoordinateAscent` apply, with ``strong_convexity`` as the bound
+        on the diagonal of the pairwise matrix.
+
+    :func:`~refefl.maximizers.default_maximizer` picks a solver from these members alone, so a regularizer
+    written in user code, in one file, gets the solver its geometry allows.
+
     References
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, §3–4.
@@ -44,6 +102,10 @@ class Regularizer(ABC):
     name: str = ""
     #: whether scores may hold -inf (impossible coordinates)
     allow_neg_inf: bool = True
+    #: ∇Ω is infinite on the relative boundary of C (entropic Ω); see "Subclassing" above
+    legendre: bool = False
+    #: modulus of strong convexity of Ω on C in the Euclidean norm, or None; see "Subclassing" above
+    strong_convexity: float | None = None
 
     # -- public API: validate, then call the math ---------------------------------------------------------------
     def value(self, y) -> np.ndarray:
@@ -90,7 +152,8 @@ class Regularizer(ABC):
         inside = np.atleast_1d(self._in_domain(y, feasibility_tol(y.dtype)))
         if not inside.all():
             bad = np.unravel_index(int(np.argmin(inside.ravel())), inside.shape)
-            raise ValueError(f"y is outside the domain of the {self.name!r} regularizer (first bad row {bad})")
+            raise ValueError(f"y is outside the domain of the {self.name or type(self).__name__!r} regularizer "
+                             f"(first bad row {bad})")
         return y
 
     # -- what a subclass implements -----------------------------------------------------------------------------
@@ -109,6 +172,23 @@ class Regularizer(ABC):
     @abstractmethod
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """∂ŷ(θ) v for validated θ and v."""
+
+    # -- what a subclass may implement: the geometry read by the iterative maximizers -----------------------------
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        """∇Ω(y) for y in C, up to a shift along the normal of the affine hull of C."""
+        raise NotImplementedError(missing_method_message(self, "_gradient"))
+
+    def _project(self, z: np.ndarray) -> np.ndarray:
+        """Euclidean projection of each row of z onto C."""
+        raise NotImplementedError(missing_method_message(self, "_project"))
+
+    def _tangent(self, v: np.ndarray) -> np.ndarray:
+        """The component of v parallel to the affine hull of C (default: v, a full-dimensional C)."""
+        return v
+
+    def _coordinate_update(self, field: np.ndarray, diag: np.ndarray) -> np.ndarray:
+        """argmax over t ∈ [0, 1] of field·t + diag·t²/2 − ω(t), for a separable Ω on the box."""
+        raise NotImplementedError(missing_method_message(self, "_coordinate_update"))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

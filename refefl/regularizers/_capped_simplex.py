@@ -12,8 +12,8 @@ import numpy as np
 from refefl._validation import check_positive
 from refefl.projections._capped_simplex import solve_capped_simplex, solve_capped_simplex_entropic
 from refefl.regularizers._base import Regularizer
-from refefl.regularizers._box import binary_negentropy, in_box, sigmoid_curvature
-from refefl.regularizers._simplex import _jvp_from_weights
+from refefl.regularizers._box import binary_negentropy, in_box, logit, sigmoid_curvature
+from refefl.regularizers._simplex import _jvp_from_weights, tangent_to_hyperplane
 
 
 def _jvp_weighted(weights: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -25,7 +25,8 @@ def _jvp_weighted(weights: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 class _CappedSimplexRegularizer(Regularizer):
-    """Common parameter s and domain of the capped-simplex regularizers."""
+    """Common parameter s, domain, Euclidean projection and tangent space {Σ v = 0} of the capped-simplex
+    regularizers."""
 
     def __init__(self, s: float = 1.0):
         self.s = check_positive(s, "s")
@@ -34,6 +35,12 @@ class _CappedSimplexRegularizer(Regularizer):
         """y ∈ [−tol, 1 + tol]^k and |Σ y − s| ≤ tol·max(1, s), per row (the sum taken in float64)."""
         total = y.sum(axis=-1, dtype=np.float64)
         return in_box(y, tol) & (np.abs(total - self.s) <= tol * max(1.0, self.s))
+
+    def _project(self, z: np.ndarray) -> np.ndarray:
+        return solve_capped_simplex(z, self.s)[0]
+
+    def _tangent(self, v: np.ndarray) -> np.ndarray:
+        return tangent_to_hyperplane(v)
 
 
 class CappedSquared(_CappedSimplexRegularizer):
@@ -62,12 +69,16 @@ class CappedSquared(_CappedSimplexRegularizer):
     """
 
     name = "capped_squared"
+    strong_convexity = 1.0
 
     def _value(self, y: np.ndarray) -> np.ndarray:
         return 0.5 * (y * y).sum(axis=-1)
 
     def _predict(self, theta: np.ndarray) -> np.ndarray:
-        return solve_capped_simplex(theta, self.s)[0]
+        return self._project(theta)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        return y
 
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         free = solve_capped_simplex(theta, self.s)[1]
@@ -103,6 +114,8 @@ class CappedEntropy(_CappedSimplexRegularizer):
     """
 
     name = "capped_entropy"
+    legendre = True
+    strong_convexity = 4.0
 
     def _value(self, y: np.ndarray) -> np.ndarray:
         return binary_negentropy(y)
@@ -113,3 +126,6 @@ class CappedEntropy(_CappedSimplexRegularizer):
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         margins = solve_capped_simplex_entropic(theta, self.s)[1]
         return _jvp_weighted(sigmoid_curvature(margins), v.astype(np.float64)).astype(theta.dtype, copy=False)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        return logit(y)

@@ -16,6 +16,7 @@ from scipy.special import xlogy
 from refefl._validation import as_float_array, check_finite
 from refefl.projections._permutahedron import projection_permutahedron, projection_permutahedron_jvp
 from refefl.regularizers._base import Regularizer
+from refefl.regularizers._simplex import tangent_to_hyperplane
 
 
 def majorized(y: np.ndarray, w: np.ndarray, tol: float) -> np.ndarray:
@@ -37,7 +38,8 @@ def majorized(y: np.ndarray, w: np.ndarray, tol: float) -> np.ndarray:
 
 
 class _PermutahedronRegularizer(Regularizer):
-    """Common parameter w, domain, prediction and JVP of the permutahedron regularizers."""
+    """Common parameter w, domain, prediction, JVP, Euclidean projection and tangent space {Σ v = 0} of the
+    permutahedron regularizers."""
 
     #: "l2" or "kl", the Ψ of :func:`refefl.projection_permutahedron`
     regularization: str = ""
@@ -64,8 +66,18 @@ class _PermutahedronRegularizer(Regularizer):
         return majorized(y, self._weights(y.shape[-1]), tol)
 
     def _predict(self, theta: np.ndarray) -> np.ndarray:
+        return self._solve(theta, self.regularization)
+
+    def _project(self, z: np.ndarray) -> np.ndarray:
+        return self._solve(z, "l2")
+
+    def _tangent(self, v: np.ndarray) -> np.ndarray:
+        return tangent_to_hyperplane(v)
+
+    def _solve(self, theta: np.ndarray, regularization: str) -> np.ndarray:
+        """The regularized projection of :func:`refefl.projection_permutahedron`, in the dtype of θ."""
         w = self._weights(theta.shape[-1])
-        y_hat = projection_permutahedron(theta, w, regularization=self.regularization)
+        y_hat = projection_permutahedron(theta, w, regularization=regularization)
         return y_hat.astype(theta.dtype, copy=False)
 
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -99,9 +111,13 @@ class PermSquared(_PermutahedronRegularizer):
 
     name = "perm_squared"
     regularization = "l2"
+    strong_convexity = 1.0
 
     def _value(self, y: np.ndarray) -> np.ndarray:
         return 0.5 * (y * y).sum(axis=-1)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        return y
 
 
 class PermEntropy(_PermutahedronRegularizer):
@@ -129,6 +145,7 @@ class PermEntropy(_PermutahedronRegularizer):
 
     name = "perm_entropy"
     regularization = "kl"
+    legendre = True
 
     def __init__(self, w=None):
         super().__init__(w)
@@ -141,3 +158,13 @@ class PermEntropy(_PermutahedronRegularizer):
 
     def _in_domain(self, y: np.ndarray, tol: float) -> np.ndarray:
         return super()._in_domain(y, tol) & (y >= 0).all(axis=-1)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        # ∇Ω(y) = log y; −inf where an entry is 0 (outside P(w), reached only by rounding)
+        with np.errstate(divide="ignore"):
+            return np.log(y)
+
+    @property
+    def strong_convexity(self) -> float | None:
+        """1 / max w (∇²Ω = diag(1/y) and y ≤ max w on P(w)); None for ``w=None``, where it depends on k."""
+        return None if self.w is None else 1.0 / float(self.w.max())

@@ -22,12 +22,24 @@ def _jvp_from_weights(s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return s * v - s * ((s * v).sum(axis=-1, keepdims=True) / s.sum(axis=-1, keepdims=True))
 
 
+def tangent_to_hyperplane(v: np.ndarray) -> np.ndarray:
+    """v − mean(v)·1 row-wise: the component of v parallel to a hyperplane {Σ y = const}."""
+    return v - v.mean(axis=-1, keepdims=True)
+
+
 class _SimplexRegularizer(Regularizer):
-    """Common domain of the simplex regularizers: the probability simplex."""
+    """Common domain of the simplex regularizers: the probability simplex, its projection (sparsemax) and its
+    tangent space {Σ v = 0}."""
 
     def _in_domain(self, y: np.ndarray, tol: float) -> np.ndarray:
         """y ≥ −tol entrywise and |Σ y − 1| ≤ tol, per row."""
         return (y >= -tol).all(axis=-1) & (np.abs(y.sum(axis=-1) - 1) <= tol)
+
+    def _project(self, z: np.ndarray) -> np.ndarray:
+        return sparsemax(z)
+
+    def _tangent(self, v: np.ndarray) -> np.ndarray:
+        return tangent_to_hyperplane(v)
 
 
 class Shannon(_SimplexRegularizer):
@@ -50,6 +62,8 @@ class Shannon(_SimplexRegularizer):
     """
 
     name = "shannon"
+    legendre = True
+    strong_convexity = 1.0  # ∇²Ω = diag(1/y) ⪰ I on the simplex
 
     def conjugate(self, theta) -> np.ndarray:
         r"""Ω*(θ) = logsumexp(θ) per row, shifted by the row maximum (``-inf`` scores contribute 0)."""
@@ -64,6 +78,11 @@ class Shannon(_SimplexRegularizer):
 
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _jvp_from_weights(softmax(theta), v)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        # ∇Ω(y) = log y + 1; the constant is dropped (the simplex ignores shifts along 1)
+        with np.errstate(divide="ignore"):
+            return np.log(y)
 
 
 class SquaredSimplex(_SimplexRegularizer):
@@ -84,6 +103,7 @@ class SquaredSimplex(_SimplexRegularizer):
     """
 
     name = "sparsemax"
+    strong_convexity = 1.0
 
     def _value(self, y: np.ndarray) -> np.ndarray:
         return 0.5 * (y * y).sum(axis=-1)
@@ -93,6 +113,9 @@ class SquaredSimplex(_SimplexRegularizer):
 
     def _jvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _jvp_from_weights((sparsemax(theta) > 0).astype(theta.dtype), v)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        return y
 
 
 class Tsallis(_SimplexRegularizer):
@@ -142,3 +165,12 @@ class Tsallis(_SimplexRegularizer):
         y_hat = entmax(theta, self.alpha)
         s = np.power(y_hat, 2 - self.alpha, out=np.zeros_like(y_hat), where=y_hat > 0)
         return _jvp_from_weights(s, v)
+
+    def _gradient(self, y: np.ndarray) -> np.ndarray:
+        # ∇Ω_α(y) = (α y^{α−1} − 1)/(α(α−1)); the constant is dropped (the simplex ignores shifts along 1)
+        return np.power(np.maximum(y, 0), self.alpha - 1) / (self.alpha - 1)
+
+    @property
+    def strong_convexity(self) -> float | None:
+        """1 for α ≤ 2 (∇²Ω = diag(y^{α−2}) ⪰ I on the simplex); None for α > 2 (the curvature vanishes at 0)."""
+        return 1.0 if self.alpha <= 2 else None
