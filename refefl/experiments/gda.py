@@ -117,12 +117,13 @@ class Metrics:
 
 
 def make_config(restart: Fraction, args) -> gda.GDAConfig:
-    """The GDA configuration of one restart setting (a probability, or a period with ``--restart-mode period``)."""
+    """The GDA configuration of one restart setting (a probability, or a period with ``--restart-mode period``);
+    ``ValueError`` if a period is asked for a p_R that is not 1/integer."""
     schedule = {"restart": float(restart)}
     if args.restart_mode == "period" and restart > 0:
         period = 1 / restart
         if period.denominator != 1:
-            raise SystemExit(f"--restart-mode period needs p_R = 1/integer, got {restart}")
+            raise ValueError(f"--restart-mode period needs p_R = 1/integer, got {restart}")
         schedule = {"restart_period": int(period)}
     return gda.GDAConfig(step_x=args.step_x, step_z=args.step_z, step_w=args.step_w, beta=args.beta,
                          lazy=args.lazy, **schedule)
@@ -269,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    for restart in args.restart:  # every setting is checked before any training starts
+        try:
+            make_config(restart, args)
+        except ValueError as error:
+            parser.error(str(error))
     teacher = gda.paper_teacher(args.dim, args.beta)
     seeds = list(range(args.seed, args.seed + args.seeds))
     all_runs = [run_seed(seed, teacher, args) for seed in seeds]
