@@ -4,8 +4,9 @@ Per row: (1) the row max m, and the row's status (NaN, +inf, all −inf: the row
 y = [x − m − τ]₊ lies in [−r, 0), so every other coordinate is 0); (3) Michelot's fixed point
 τ ← (Σ_S z − r)/|S|, S ← {z ∈ S : z > τ} on the few candidates z = x − m (C. Michelot, "A finite algorithm for
 finding the projection of a point onto the canonical simplex of R^n", J. Optim. Theory Appl. 50, 1986; τ
-increases to the exact threshold, which makes dropping safe); (4) the output pass. Expected O(n) with no sort;
-the NumPy twin sorts. Shifting by the max keeps |x| up to 1e300 exact.
+increases to the exact threshold, which makes dropping safe); (4) the output pass. Expected O(n) with no sort.
+The NumPy twin runs the same steps: bad_rows (1), candidate_rows (2), _michelot_threshold (3), the last line of
+projection_simplex_rows (4). Shifting by the max keeps |x| up to 1e300 exact.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -24,6 +25,7 @@ cdef enum:
 
 cdef double michelot_threshold(double* z, Py_ssize_t k, double radius) noexcept nogil:
     # τ = (Σ_S z − r)/|S| with S ← {z ∈ S : z > τ} until S is stable; compacts z in place
+    # (the loop of _michelot_threshold in refefl/projections/_simplex.py)
     cdef Py_ssize_t j, kept = -1
     cdef double total, tau = -radius
     while kept != k:
@@ -42,7 +44,7 @@ cdef double michelot_threshold(double* z, Py_ssize_t k, double radius) noexcept 
 cdef floating simplex_threshold(const floating* x, Py_ssize_t n, double radius, Scratch* scratch,
                                 floating shift) noexcept nogil:
     # τ (in the shifted variable z = x − shift, shift = max x) of the projection onto {y ≥ 0, Σy = r};
-    # NaN if the scratch could not grow
+    # NaN if the scratch could not grow (candidate_rows(z, -radius), then _michelot_threshold, in the twin)
     cdef Py_ssize_t k = collect_above(x, n, lower_cut(-radius, shift, x[0]), shift, 1.0, scratch)
     if k < 0:
         return <floating>NAN
@@ -111,7 +113,8 @@ cdef inline Py_ssize_t sum_counts(const Py_ssize_t* counts) noexcept nogil:
 
 
 def projection_simplex_rows(const floating[:, ::1] x, double radius, floating[:, ::1] out, signed char[::1] status):
-    """Twin of ``refefl.projections._simplex.projection_simplex_rows`` (sort-free, see the module docstring)."""
+    """Twin of ``refefl.projections._simplex.projection_simplex_rows`` (the same sort-free algorithm, see the
+    module docstring)."""
     cdef Py_ssize_t r, i, m = x.shape[0], n = x.shape[1]
     cdef ScoreScan scan
     cdef floating shift, tau, value

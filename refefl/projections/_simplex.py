@@ -51,14 +51,41 @@ def shifted_rows(x: np.ndarray, scale: float, floor: float) -> np.ndarray:
     return np.maximum(z, floor, out=z)
 
 
+def candidate_rows(z: np.ndarray, low: float) -> np.ndarray:
+    """The entries z > ``low`` of each row, in their order, padded with ``-inf`` to the longest row's count.
+
+    The compiled kernels' ``collect_above`` (``refefl_ext/_rows.pxd``): a threshold search then runs on these few
+    candidates instead of the whole row. Shape (n_rows, max(1, largest count)), float64.
+    """
+    keep = z > low
+    counts = np.count_nonzero(keep, axis=1)
+    candidates = np.full((z.shape[0], max(1, counts.max(initial=0))), -np.inf)
+    rows, columns = np.nonzero(keep)
+    # position of each kept entry among its row's kept entries
+    candidates[rows, np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)] = z[rows, columns]
+    return candidates
+
+
+def ordered_sum(a: np.ndarray) -> np.ndarray:
+    """Row sums of ``a`` added left to right, as the kernels' loops do (NumPy's pairwise sum groups differently):
+    zeros standing for dropped entries then leave the sums bit for bit unchanged."""
+    return np.cumsum(a, axis=1)[:, -1]
+
+
 @_backend.numpy_twin
 def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray, status: np.ndarray) -> None:
     r"""Euclidean projection of each row of ``x`` onto :math:`\{y \ge 0, \sum_i y_i = r\}` (row kernel).
 
-    With z = x − max(x) sorted decreasingly, :math:`z_{(1)} \ge \dots \ge z_{(n)}`, the support size is
-    :math:`k^* = |\{k : k z_{(k)} > \sum_{j \le k} z_{(j)} - r\}|`, the threshold is
-    :math:`\tau = (\sum_{j \le k^*} z_{(j)} - r) / k^*` (the partial sum *at* :math:`k^*`) and
-    :math:`y = [z - \tau]_+`. Tied scores enter or leave the support together.
+    :math:`y = [z - \tau]_+` with z = x − max(x) and τ found without sorting, as the compiled twin does
+    (``refefl_ext/_simplex.pyx``): τ lies in [−r, 0) (the largest entry alone gets at most r), so only the
+    candidates :math:`z_i > -r` can be in the support; on them, Michelot's fixed point
+
+    .. math::
+
+        \tau \leftarrow \frac{\sum_{i \in S} z_i - r}{|S|}, \qquad S \leftarrow \{i \in S : z_i > \tau\},
+
+    started from every candidate, increases τ to the exact threshold and stops when S no longer changes (every
+    row of the batch iterates until its own S is stable). Tied scores enter or leave S together.
 
     Parameters
     ----------
@@ -70,9 +97,56 @@ def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray, statu
     status : ndarray of shape (n_rows,), int8; receives each row's status (:func:`bad_rows`): x is checked here,
         not before; when a row is invalid, ``out`` is unspecified.
 
-    Sorting, partial sums and τ are computed in float64 whatever the dtype of ``x`` (the shift is then exact for
-    float32 scores), and y is rounded once to the dtype of ``out``. Scores below max(x) − 2r are clipped there
-    first: τ ≥ −r, so they get 0 either way. O(n log n) per row.
+    Candidates, sums and τ are computed in float64 whatever the dtype of ``x`` (the shift is then exact for
+    float32 scores), the sums left to right (:func:`ordered_sum`) as in the compiled loop, and y is rounded once
+    to the dtype of ``out``. Expected O(n) per row. :func:`projection_simplex_rows_by_sort` is the textbook
+    algorithm, kept for the tests.
+
+    References
+    ----------
+    Michelot (1986), "A finite algorithm for finding the projection of a point onto the canonical simplex of
+    R^n", J. Optim. Theory Appl. 50; Condat (2016), "Fast projection onto the simplex and the l1 ball", Math.
+    Programming 158 (the candidate filter).
+    """
+    if bad_rows(x, status):  # _simplex.pyx: scan_scores
+        return
+    z = shifted_rows(x, 1.0, -2.0 * radius)
+    # _simplex.pyx: simplex_threshold. Its cut, in the row's dtype, lies a hair below −r: the extra candidates
+    # (z ≤ −r ≤ τ) leave S in the first steps, and any superset of the support reaches the same stable S
+    tau = _michelot_threshold(candidate_rows(z, -radius), radius)
+    out[...] = np.maximum(z - tau[:, None], 0.0)  # the output pass: y = [(x − max x) − τ]₊
+
+
+def _michelot_threshold(candidates: np.ndarray, radius: float) -> np.ndarray:
+    """τ of each row by Michelot's fixed point on its candidates (``-inf`` padding is never in S): the loop of
+    ``michelot_threshold`` in ``refefl_ext/_simplex.pyx``, the rows whose S changed iterating again."""
+    in_s = candidates > -np.inf
+    tau = np.empty(candidates.shape[0])
+    active = np.arange(candidates.shape[0])
+    while active.size:
+        z, kept = candidates[active], in_s[active]
+        # τ = (Σ_S z − r)/|S|; S ← {z ∈ S : z > τ}, until S is stable
+        tau[active] = (ordered_sum(np.where(kept, z, 0.0)) - radius) / np.count_nonzero(kept, axis=1)
+        still = kept & (z > tau[active, None])
+        in_s[active] = still
+        active = active[(still != kept).any(axis=1)]
+    return tau
+
+
+def projection_simplex_rows_by_sort(x: np.ndarray, radius: float, out: np.ndarray, status: np.ndarray) -> None:
+    r"""The textbook sort-based algorithm for :func:`projection_simplex_rows` (same arguments), kept for the tests.
+
+    With z = x − max(x) sorted decreasingly, :math:`z_{(1)} \ge \dots \ge z_{(n)}`, the support size is
+    :math:`k^* = |\{k : k z_{(k)} > \sum_{j \le k} z_{(j)} - r\}|`, the threshold is
+    :math:`\tau = (\sum_{j \le k^*} z_{(j)} - r) / k^*` (the partial sum *at* :math:`k^*`) and
+    :math:`y = [z - \tau]_+`. Scores below max(x) − 2r are clipped there first: τ ≥ −r, so they get 0 either way.
+    O(n log n) per row, float64 throughout.
+
+    References
+    ----------
+    Held, Wolfe, Crowder (1974), "Validation of subgradient optimization", Math. Programming 6; Duchi,
+    Shalev-Shwartz, Singer, Chandra (2008), "Efficient projections onto the l1-ball for learning in high
+    dimensions", ICML, §3.
     """
     if bad_rows(x, status):
         return
@@ -131,9 +205,9 @@ def projection_simplex(x, radius: float = 1.0, *, axis: int = -1, backend: str =
         \Pi(x) = \operatorname*{argmin}_{y \ge 0,\ \sum_i y_i = r} \|y - x\|_2^2 = [x - \tau]_+,
         \qquad \tau \text{ such that } \textstyle\sum_i [x_i - \tau]_+ = r.
 
-    With ``backend="numpy"``, τ is found exactly by sorting (see :func:`projection_simplex_rows`), in
-    O(n log n) per slice, in float64; the compiled twin (``backend="ext"``, the default when built) finds the same
-    τ without sorting, in expected O(n): candidates above max − r, then Michelot's fixed point.
+    τ is found exactly without sorting, in expected O(n) per slice: candidates above max − r, then Michelot's
+    fixed point (see :func:`projection_simplex_rows`), in NumPy (``backend="numpy"``) or by the compiled twin
+    (``backend="ext"``, the default when built), which runs the same algorithm.
 
     Parameters
     ----------

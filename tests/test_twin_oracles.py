@@ -1,0 +1,75 @@
+"""The NumPy twins run the compiled kernels' algorithms; each equals the textbook algorithm kept as its oracle.
+
+``projection_simplex_rows`` (Michelot's fixed point on candidates) against ``projection_simplex_rows_by_sort``,
+on random rows, ties, ``-inf`` entries, float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the
+same row statuses on invalid rows.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
+from refefl.projections._simplex import projection_simplex_rows, projection_simplex_rows_by_sort
+from refefl.testing import assert_close
+from refefl.testing.strategies import HUGE, scores
+
+DTYPES = [np.float64, np.float32]
+
+
+def _batches(dtype):
+    """Batches of scores: several scales up to the dtype's largest tested magnitude, with or without ties and
+    ``-inf`` entries (rows of at least two entries when ``-inf`` is drawn, so that a row keeps a finite one)."""
+    magnitudes = [0.1, 1.0, 10.0, 1e4, HUGE[np.dtype(dtype)]]
+    plain = scores(1, 12, dtype=dtype, magnitude=magnitudes, ties=False, batch=5)
+    tied = scores(1, 12, dtype=dtype, magnitude=magnitudes, ties=True, batch=5)
+    padded = scores(2, 12, dtype=dtype, magnitude=magnitudes, ties=True, neg_inf=True, batch=5)
+    return st.one_of(plain, tied, padded).map(np.ascontiguousarray)
+
+
+def _invalid_rows(dtype):
+    x = np.random.default_rng(3).normal(size=(6, 7)).astype(dtype)
+    x[1, 2], x[2, 3], x[3] = np.nan, np.inf, -np.inf
+    x[4, 1:] = -np.inf  # one finite score: valid
+    expected = np.array([SCORES_OK, SCORES_NAN, SCORES_POS_INF, SCORES_TOO_FEW_FINITE, SCORES_OK, SCORES_OK], np.int8)
+    return x, expected
+
+
+# -- (a) simplex projection -------------------------------------------------------------------------------------
+def _simplex(kernel, x, radius):
+    out, status = np.empty_like(x), np.full(x.shape[0], -1, dtype=np.int8)
+    kernel(x, radius, out, status)
+    return out, status
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), radius=st.sampled_from([1.0, 0.25, 3.0, 1e-3]))
+def test_michelot_simplex_equals_the_sort(dtype, data, radius):
+    x = data.draw(_batches(dtype))
+    x.setflags(write=False)
+    got, status = _simplex(projection_simplex_rows, x, radius)
+    want, want_status = _simplex(projection_simplex_rows_by_sort, x, radius)
+    np.testing.assert_array_equal(status, want_status)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got[np.isneginf(x)], 0)  # −inf scores: exactly 0
+    assert_close(got, want, dtype=dtype, scale=radius)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_michelot_simplex_row_statuses(dtype):
+    x, expected = _invalid_rows(dtype)
+    for kernel in (projection_simplex_rows, projection_simplex_rows_by_sort):
+        out, status = _simplex(kernel, x, 1.0)
+        np.testing.assert_array_equal(status, expected)
+    valid = np.ascontiguousarray(x[[0, 4, 5]])
+    assert_close(_simplex(projection_simplex_rows, valid, 1.0)[0], _simplex(projection_simplex_rows_by_sort, valid,
+                                                                            1.0)[0], dtype=dtype)
+
+
+def test_michelot_simplex_ties_share_the_support():
+    # three tied maxima and a tie just below the threshold: y = (1/3, 1/3, 1/3, 0, 0) exactly for the ties
+    x = np.array([[2.0, 2.0, 2.0, 1.0, 1.0], [0.0, 0.0, -1.0, -1.0, -np.inf]])
+    got, _ = _simplex(projection_simplex_rows, x, 1.0)
+    want, _ = _simplex(projection_simplex_rows_by_sort, x, 1.0)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got[1], [0.5, 0.5, 0.0, 0.0, 0.0])
