@@ -69,7 +69,7 @@ class Regularizer(ABC):
 
     ``_gradient(y)``
         :math:`\nabla\Omega(y)` on C, up to a multiple of 1 when C lies in a hyperplane {Σ y = const} (a shift
-        that ŷ_Ω and Π_C ignore); ±inf on the relative boundary of C for a Legendre Ω. Needed by
+        that ŷ_Ω and Π_C ignore); may be ±inf on the boundary for a Legendre Ω. Needed by
         :class:`~refefl.maximizers.ProjectedGradientAscent` and :class:`~refefl.maximizers.MirrorAscent`.
     ``_project(z)``
         The Euclidean projection :math:`\Pi_C(z) = \operatorname{argmin}_{y \in C} \|y - z\|_2`, row-wise.
@@ -79,8 +79,10 @@ class Regularizer(ABC):
         {Σ y = const} return v − mean(v)·1 (the solvers' inner products ⟨v, y⁺ − y⟩ then stay exact near a
         maximizer instead of multiplying the rounding of Σ(y⁺ − y) = 0 by a large shift).
     ``legendre`` (class attribute, default False)
-        ∇Ω is infinite on the relative boundary of C (the entropies), so ŷ_Ω maps into the relative interior:
-        :class:`~refefl.maximizers.MirrorAscent` applies, projected gradient ascent does not.
+        Ω is an entropy: the restriction to C of a function of Legendre type, whose gradient is infinite on the
+        boundary of its own domain (for the box, simplex and capped simplex, the relative boundary of C; for
+        the entropy on the permutahedron, the boundary of the orthant). Ω is then its own mirror map:
+        :class:`~refefl.maximizers.MirrorAscent` applies and is the default; projected gradient ascent refuses it.
     ``strong_convexity`` (class attribute or property, default None)
         The modulus μ with :math:`\Omega(y') \ge \Omega(y) + \langle\nabla\Omega(y), y' - y\rangle +
         \tfrac\mu2\|y' - y\|_2^2` on C, or None when Ω is not strongly convex (or μ is not known).
