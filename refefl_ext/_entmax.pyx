@@ -7,7 +7,8 @@ max, a branch-free pass collecting the candidates, a threshold search on them al
 - α = 1.5: y = [z − τ]₊², z = (x − max x)/2. Newton steps on f(τ) = Σ[z − τ]₊² − 1 (convex, decreasing: from
   τ = −1 the iterates increase to the root and never pass it) shrink the candidate set; once the root of the
   quadratic of the current set, τ_S = mean − sqrt(1/|S| − var) (two-pass variance), lies below every candidate, it
-  is the exact threshold (Peters, Niculae, Martins 2019, Alg. 2 gives the same τ from a sort).
+  is the exact threshold (Peters, Niculae, Martins 2019, Alg. 2 gives the same τ from a sort). The NumPy twin
+  runs the same steps in _entmax15_newton_threshold (refefl/projections/_entmax.py).
 - any α: safeguarded Newton inside the bracket [−1, −n_f^{1−α}] until the bracket is one ulp wide (when Newton
   stalls at τ, the next float toward the far end closes it), then the output is divided by its sum (as the NumPy
   twin does, with the same root finder).
@@ -32,7 +33,8 @@ cdef Py_ssize_t keep_above(double* z, Py_ssize_t k, double tau) noexcept nogil:
 
 
 cdef double entmax15_threshold(double* z, Py_ssize_t k) noexcept nogil:
-    # τ with Σ_j [z_j − τ]₊² = 1 for candidates z_j ∈ (−1, 0], max z = 0
+    # τ with Σ_j [z_j − τ]₊² = 1 for candidates z_j ∈ (−1, 0], max z = 0 (the loop of _entmax15_newton_threshold
+    # in refefl/projections/_entmax.py)
     cdef Py_ssize_t j
     cdef double tau = -1.0, mean, var, tau_s, f, g, d
     while True:
@@ -66,7 +68,8 @@ cdef bint all_above(const double* z, Py_ssize_t k, double tau) noexcept nogil:
 
 
 def entmax15_rows(const floating[:, ::1] x, floating[:, ::1] out, signed char[::1] status):
-    """Twin of ``refefl.projections._entmax.entmax15_rows`` (sort-free, see the module docstring)."""
+    """Twin of ``refefl.projections._entmax.entmax15_rows`` (the same sort-free algorithm, see the module
+    docstring)."""
     cdef Py_ssize_t r, i, k, m = x.shape[0], n = x.shape[1]
     cdef floating shift, tau, value
     cdef ScoreScan scan

@@ -1,8 +1,8 @@
 """The NumPy twins run the compiled kernels' algorithms; each equals the textbook algorithm kept as its oracle.
 
 ``projection_simplex_rows`` (Michelot's fixed point on candidates) against ``projection_simplex_rows_by_sort``,
-on random rows, ties, ``-inf`` entries, float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the
-same row statuses on invalid rows.
+``entmax15_rows`` (sort-free Newton) against ``entmax15_rows_by_sort``, on random rows, ties, ``-inf`` entries,
+float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the same row statuses on invalid rows.
 """
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
+from refefl.projections._entmax import entmax15_rows, entmax15_rows_by_sort
 from refefl.projections._simplex import projection_simplex_rows, projection_simplex_rows_by_sort
 from refefl.testing import assert_close
 from refefl.testing.strategies import HUGE, scores
@@ -73,3 +74,43 @@ def test_michelot_simplex_ties_share_the_support():
     want, _ = _simplex(projection_simplex_rows_by_sort, x, 1.0)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got[1], [0.5, 0.5, 0.0, 0.0, 0.0])
+
+
+# -- (b) 1.5-entmax ---------------------------------------------------------------------------------------------
+def _entmax15(kernel, x):
+    out, status = np.empty_like(x), np.full(x.shape[0], -1, dtype=np.int8)
+    kernel(x, out, status)
+    return out, status
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_newton_entmax15_equals_the_sort(dtype, data):
+    x = data.draw(_batches(dtype))
+    x.setflags(write=False)
+    got, status = _entmax15(entmax15_rows, x)
+    want, want_status = _entmax15(entmax15_rows_by_sort, x)
+    np.testing.assert_array_equal(status, want_status)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got[np.isneginf(x)], 0)
+    assert_close(got, want, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_newton_entmax15_row_statuses(dtype):
+    x, expected = _invalid_rows(dtype)
+    for kernel in (entmax15_rows, entmax15_rows_by_sort):
+        np.testing.assert_array_equal(_entmax15(kernel, x)[1], expected)
+    valid = np.ascontiguousarray(x[[0, 4, 5]])
+    assert_close(_entmax15(entmax15_rows, valid)[0], _entmax15(entmax15_rows_by_sort, valid)[0], dtype=dtype)
+
+
+def test_newton_entmax15_ties_and_many_steps():
+    # ties at the top and below; and a long row of near-equal scores, where Newton takes several steps
+    x = np.array([[1.0, 1.0, 0.0, 0.0, -np.inf], [3.0, 1.0, 1.0, 1.0, 1.0]])
+    long_row = np.random.default_rng(4).uniform(0, 1e-3, size=(1, 500))
+    for rows in (x, long_row):
+        got, want = _entmax15(entmax15_rows, rows)[0], _entmax15(entmax15_rows_by_sort, rows)[0]
+        assert_close(got, want)
+        assert_close(got.sum(axis=1), np.ones(rows.shape[0]))
+    np.testing.assert_array_equal(_entmax15(entmax15_rows, x)[0][:, :2].ravel() > 0, [True, True, True, False])

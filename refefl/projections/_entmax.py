@@ -1,7 +1,7 @@
 r"""α-entmax, the regularized prediction of the Tsallis α-negentropy, for any α > 1.
 
 Two NumPy row kernels (C-contiguous 2-D input, preallocated outputs, each row's status reported as in
-:mod:`refefl.projections._simplex`): :func:`entmax15_rows`, exact and sort-based for α = 1.5, and
+:mod:`refefl.projections._simplex`): :func:`entmax15_rows`, exact and sort-free for α = 1.5, and
 :func:`entmax_bisect_rows`, a threshold search for any α with
 :func:`refefl.projections._root_finding.find_root_decreasing`. α = 2 is sparsemax
 (:func:`refefl.projections._simplex.projection_simplex_rows`). All work in float64 on the shifted, scaled
@@ -17,7 +17,8 @@ import numpy as np
 from refefl import _backend
 from refefl._validation import check_bool, check_max_iter, from_rows, raise_for_status
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
-from refefl.projections._simplex import bad_rows, projection_simplex_rows, score_rows, shifted_rows
+from refefl.projections._simplex import bad_rows, compact_rows, ordered_sum, projection_simplex_rows
+from refefl.projections._simplex import score_rows, shifted_rows
 
 METHODS = ("auto", "sort", "bisect")
 EXACT_ALPHAS = (1.5, 2.0)
@@ -38,12 +39,20 @@ def check_alpha(alpha) -> float:
 
 @_backend.numpy_twin
 def entmax15_rows(x: np.ndarray, out: np.ndarray, status: np.ndarray) -> None:
-    r"""1.5-entmax of each row of ``x``, exact and sort-based (row kernel).
+    r"""1.5-entmax of each row of ``x``, exact and sort-free, as the compiled twin computes it (row kernel).
 
-    With :math:`z = (x - \max x)/2` sorted decreasingly and, for each k, the mean :math:`m_k` and variance
-    :math:`v_k` of :math:`z_{(1)}, \dots, z_{(k)}`, the candidate thresholds
-    :math:`\tau_k = m_k - \sqrt{1/k - v_k}` solve :math:`\sum_{j \le k} (z_{(j)} - \tau)^2 = 1`; the support
-    size is :math:`k^* = |\{k : z_{(k)} > \tau_k\}|` and :math:`y = [z - \tau_{k^*}]_+^2`.
+    With :math:`z = (x - \max x)/2`, :math:`y = [z - \tau]_+^2` where :math:`f(\tau) = \sum_i [z_i - \tau]_+^2 = 1`;
+    τ ∈ [−1, 0) (the largest entry alone gives y ≤ 1), so only the candidates :math:`z_i > -1` matter. On them,
+    from τ = −1, Newton steps :math:`\tau \leftarrow \tau + (f(\tau) - 1)/(2\sum_S (z - \tau))` on the convex,
+    decreasing f increase τ towards the root without passing it, and each drops the candidates
+    :math:`z_i \le \tau` from S. After each drop, the root of the quadratic of the current S,
+
+    .. math::
+
+        \tau_S = m_S - \sqrt{1/|S| - v_S}
+
+    (:math:`m_S`, :math:`v_S` the mean and two-pass variance of z on S), is the exact threshold as soon as every
+    z in S lies above it (or f(τ) ≤ 1 already); every row of the batch iterates until its own test holds.
 
     Parameters
     ----------
@@ -53,8 +62,59 @@ def entmax15_rows(x: np.ndarray, out: np.ndarray, status: np.ndarray) -> None:
     status : ndarray of shape (n_rows,), int8; receives each row's status (see
         :func:`refefl.projections._simplex.bad_rows`); when a row is invalid, ``out`` is unspecified.
 
-    The support is found from running sums; :math:`\tau_{k^*}` is then recomputed from the support alone with a
-    two-pass variance, so its error does not grow with the cancellation in :math:`1/k - v_k`. Float64 throughout.
+    Float64 throughout, sums left to right as in the compiled loops
+    (:func:`refefl.projections._simplex.ordered_sum`); expected O(n) per row. :func:`entmax15_rows_by_sort` is
+    the textbook sort-based algorithm, kept for the tests.
+
+    References
+    ----------
+    Peters, Niculae, Martins (2019), "Sparse Sequence-to-Sequence Models", ACL (the sort-based algorithm, which
+    gives the same τ).
+    """
+    if bad_rows(x, status):  # _entmax.pyx: scan_scores
+        return
+    z = shifted_rows(x, 0.5, _FLOOR)
+    # the first step's S ← {z > −1} is _entmax.pyx's collect_above, whose cut a hair below −1 lets in extra
+    # candidates z ≤ −1 ≤ τ that its first keep_above drops
+    tau = _entmax15_newton_threshold(z)
+    out[...] = np.square(np.maximum(z - tau[:, None], 0.0))  # the output pass: y = [(x − max x)/2 − τ]₊²
+
+
+def _entmax15_newton_threshold(z: np.ndarray) -> np.ndarray:
+    """τ with Σ_S [z − τ]₊² = 1 for each row of scores (``-inf`` is never in S), max 0: the loop of
+    ``entmax15_threshold`` in ``refefl_ext/_entmax.pyx``, the rows not yet done taking another Newton step."""
+    n_rows = z.shape[0]
+    tau, root = np.full(n_rows, -1.0), np.empty(n_rows)
+    active = np.arange(n_rows)
+    while active.size:
+        t = tau[active, None]
+        z = compact_rows(z, z > t)  # keep_above: S ← {z ∈ S : z > τ}
+        in_s = z > -np.inf
+        k = np.count_nonzero(in_s, axis=1)
+        mean = ordered_sum(np.where(in_s, z, 0.0)) / k
+        variance = ordered_sum(np.where(in_s, np.square(z - mean[:, None]), 0.0)) / k
+        f = ordered_sum(np.where(in_s, np.square(z - t), 0.0))
+        slope = ordered_sum(np.where(in_s, z - t, 0.0))
+        root[active] = mean - np.sqrt(np.maximum(1.0 / k - variance, 0.0))
+        done = np.all(~in_s | (z > root[active, None]), axis=1) | (f <= 1.0)
+        tau[active] += np.where(done, 0.0, (f - 1.0) / (2.0 * slope))  # Newton step from below
+        active, z = active[~done], z[~done]
+    return root
+
+
+def entmax15_rows_by_sort(x: np.ndarray, out: np.ndarray, status: np.ndarray) -> None:
+    r"""The textbook sort-based algorithm for :func:`entmax15_rows` (same arguments), kept for the tests.
+
+    With :math:`z = (x - \max x)/2` sorted decreasingly and, for each k, the mean :math:`m_k` and variance
+    :math:`v_k` of :math:`z_{(1)}, \dots, z_{(k)}`, the candidate thresholds
+    :math:`\tau_k = m_k - \sqrt{1/k - v_k}` solve :math:`\sum_{j \le k} (z_{(j)} - \tau)^2 = 1`; the support
+    size is :math:`k^* = |\{k : z_{(k)} > \tau_k\}|` and :math:`y = [z - \tau_{k^*}]_+^2`. The support is found
+    from running sums; :math:`\tau_{k^*}` is then recomputed from the support alone with a two-pass variance, so
+    its error does not grow with the cancellation in :math:`1/k - v_k`. Float64 throughout, O(n log n) per row.
+
+    References
+    ----------
+    Peters, Niculae, Martins (2019), "Sparse Sequence-to-Sequence Models", ACL.
     """
     if bad_rows(x, status):
         return
@@ -184,8 +244,9 @@ def entmax(
         A finite real number > 1 (``ValueError`` otherwise).
     axis : int, default -1
     method : {"auto", "sort", "bisect"}, default "auto"
-        "sort": exact sort-based algorithm, only for α ∈ {1.5, 2} (O(n log n) per slice); "bisect": threshold
-        search, any α; "auto": "sort" when α ∈ {1.5, 2}, else "bisect".
+        "sort": the exact threshold, only for α ∈ {1.5, 2}, found without sorting in expected O(n) per slice (the
+        name recalls the textbook sort-based algorithm, which gives the same τ); "bisect": threshold search, any α;
+        "auto": "sort" when α ∈ {1.5, 2}, else "bisect".
     max_iter : int, default 200
         Budget of the threshold search (a ``ConvergenceWarning`` is raised when it runs out; it converges to
         machine precision in far fewer iterations).
@@ -194,8 +255,8 @@ def entmax(
         (iterations, largest final mass error |Σy − 1| before the final normalization, widest final bracket on
         τ, converged), ``None`` for the exact "sort" method.
     backend : {"auto", "numpy", "ext"}
-        "numpy" sorts (exact methods) or bisects in NumPy; "ext" runs the compiled sort-free twins
-        (``refefl_ext``), which agree with NumPy to rounding; "auto" picks "ext" when it is built.
+        "numpy" runs the NumPy twins, "ext" the compiled ones (``refefl_ext``), the same algorithms, which agree
+        to rounding; "auto" picks "ext" when it is built.
 
     Returns
     -------

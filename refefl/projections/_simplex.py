@@ -51,19 +51,22 @@ def shifted_rows(x: np.ndarray, scale: float, floor: float) -> np.ndarray:
     return np.maximum(z, floor, out=z)
 
 
-def candidate_rows(z: np.ndarray, low: float) -> np.ndarray:
-    """The entries z > ``low`` of each row, in their order, padded with ``-inf`` to the longest row's count.
-
-    The compiled kernels' ``collect_above`` (``refefl_ext/_rows.pxd``): a threshold search then runs on these few
-    candidates instead of the whole row. Shape (n_rows, max(1, largest count)), float64.
-    """
-    keep = z > low
+def compact_rows(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The entries of each row of ``values`` where ``keep``, in their order, padded with ``-inf`` to the longest
+    row's count: shape (n_rows, max(1, largest count)), float64. The kernels compact their candidate buffers in
+    place this way (``collect_above`` in ``refefl_ext/_rows.pxd``, the loops that drop entries from S)."""
     counts = np.count_nonzero(keep, axis=1)
-    candidates = np.full((z.shape[0], max(1, counts.max(initial=0))), -np.inf)
+    compacted = np.full((values.shape[0], max(1, counts.max(initial=0))), -np.inf)
     rows, columns = np.nonzero(keep)
     # position of each kept entry among its row's kept entries
-    candidates[rows, np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)] = z[rows, columns]
-    return candidates
+    compacted[rows, np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)] = values[rows, columns]
+    return compacted
+
+
+def candidate_rows(z: np.ndarray, low: float) -> np.ndarray:
+    """The candidates z > ``low`` of each row (:func:`compact_rows`): a threshold search then runs on these few
+    entries instead of the whole row (``collect_above`` in ``refefl_ext/_rows.pxd``)."""
+    return compact_rows(z, z > low)
 
 
 def ordered_sum(a: np.ndarray) -> np.ndarray:
@@ -119,17 +122,16 @@ def projection_simplex_rows(x: np.ndarray, radius: float, out: np.ndarray, statu
 
 def _michelot_threshold(candidates: np.ndarray, radius: float) -> np.ndarray:
     """τ of each row by Michelot's fixed point on its candidates (``-inf`` padding is never in S): the loop of
-    ``michelot_threshold`` in ``refefl_ext/_simplex.pyx``, the rows whose S changed iterating again."""
-    in_s = candidates > -np.inf
+    ``michelot_threshold`` in ``refefl_ext/_simplex.pyx``, the rows whose S changed iterating again on S alone."""
     tau = np.empty(candidates.shape[0])
-    active = np.arange(candidates.shape[0])
+    active, z = np.arange(candidates.shape[0]), candidates
     while active.size:
-        z, kept = candidates[active], in_s[active]
+        in_s = z > -np.inf
         # τ = (Σ_S z − r)/|S|; S ← {z ∈ S : z > τ}, until S is stable
-        tau[active] = (ordered_sum(np.where(kept, z, 0.0)) - radius) / np.count_nonzero(kept, axis=1)
-        still = kept & (z > tau[active, None])
-        in_s[active] = still
-        active = active[(still != kept).any(axis=1)]
+        tau[active] = (ordered_sum(np.where(in_s, z, 0.0)) - radius) / np.count_nonzero(in_s, axis=1)
+        still = in_s & (z > tau[active, None])
+        changed = (still != in_s).any(axis=1)
+        active, z = active[changed], compact_rows(z[changed], still[changed])
     return tau
 
 
