@@ -87,9 +87,10 @@ def test_refefl_vjps_pass(name, backend):
     if vjp is None:
         pytest.skip(f"refefl.projections.{name}_vjp is not available yet")
     if name == "projection_permutahedron":
-        w = np.array([3.0, 1.0, 0.5])
-        check_vjp(partial(P.projection_permutahedron, w=w), partial(vjp, w=w, backend=backend),
-                  lambda x, v: P.projection_permutahedron_jvp(x, w, v, backend="numpy"), min_size=3,
+        w = np.linspace(3.0, 0.5, 8)  # the check draws rows of min_size..max(min_size, 8) entries: 8 exactly
+        # the VJP has the JVP's signature (z, w, u) and returns the cotangents of z and of w: check z's
+        check_vjp(partial(P.projection_permutahedron, w=w), lambda x, u: vjp(x, w, u, backend=backend)[0],
+                  lambda x, v: P.projection_permutahedron_jvp(x, w, v, backend="numpy"), min_size=8,
                   examples=EXAMPLES).raise_for_failures()
         return
     check_vjp(getattr(P, name), partial(vjp, backend=backend), name, examples=EXAMPLES).raise_for_failures()
