@@ -128,3 +128,29 @@ def test_bad_cotangents_are_refused():
         projection_permutahedron_vjp(theta, theta, np.ones((2, 3)))
     with pytest.raises(ValueError, match="w"):
         projection_permutahedron_vjp(theta, -theta, np.ones(3), regularization="kl")
+
+
+# -- regularizers: the prediction map is a gradient, so its Jacobian is symmetric and the VJP is the JVP --------
+REGULARIZER_CASES = [("shannon", {}), ("sparsemax", {}), ("tsallis", {"alpha": 1.5}), ("tsallis", {"alpha": 3.0}),
+                     ("binary_entropy", {}), ("box_squared", {}), ("capped_squared", {"s": 2.0}),
+                     ("capped_entropy", {"s": 2.0}), ("perm_squared", {}), ("perm_entropy", {})]
+
+
+@pytest.mark.parametrize("name, params", REGULARIZER_CASES)
+@given(seeds)
+def test_regularizer_vjp_is_the_transposed_jvp(name, params, seed):
+    """Entry by entry: (Jᵀ e_i)_j = (J e_j)_i, i.e. the JVP's Jacobian is symmetric, as ∇²Ω* must be."""
+    omega = refefl.regularizers.regularizer(name, **params)
+    theta = np.random.default_rng(seed).normal(size=5) * 2
+    forward = _jacobian_from_jvps(lambda e: omega.jvp(theta, e), 5)
+    reverse = _jacobian_from_vjps(lambda e: omega.vjp(theta, e), 5)
+    assert_close(reverse, forward)
+    assert_close(forward, forward.T)
+
+
+def test_regularizer_vjp_refuses_bad_cotangents():
+    omega = refefl.regularizers.regularizer("sparsemax")
+    with pytest.raises(ValueError, match="u"):
+        omega.vjp(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="u must be finite"):
+        omega.vjp(np.zeros(3), np.array([0.0, np.inf, 0.0]))

@@ -134,6 +134,23 @@ class Regularizer(ABC):
             raise ValueError("v must be finite")
         return self._jvp(theta, v.astype(theta.dtype, copy=False))
 
+    def vjp(self, theta, u) -> np.ndarray:
+        r"""Vector-Jacobian product :math:`(\partial \hat y_\Omega(\theta))^\top u`, of the shape of θ.
+
+        :math:`\hat y_\Omega = \nabla\Omega^*` is a gradient map, so its Jacobian is the Hessian
+        :math:`\nabla^2\Omega^*(\theta)`, symmetric wherever it exists: the VJP is the JVP along u. A subclass
+        whose prediction map is not a gradient overrides ``_vjp``.
+        """
+        theta = self.check_theta(theta)
+        u = as_float_array(u, "u")
+        check_same_shape(theta, u, "theta", "u")
+        if not np.isfinite(u).all():
+            raise ValueError("u must be finite")
+        return self._vjp(theta, u.astype(theta.dtype, copy=False))
+
+    def _vjp(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return self._jvp(theta, u)
+
     def in_domain(self, y, tol: float | None = None) -> np.ndarray:
         """Boolean per row: does y lie in C (up to ``tol``, default sqrt(eps) of the dtype)?"""
         y = as_float_array(y, "y")
