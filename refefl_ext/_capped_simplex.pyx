@@ -2,7 +2,8 @@
 ``refefl.projections._capped_simplex.projection_capped_simplex_rows`` (the entropic map is in _capped_entropic.pyx).
 
 y = clip(x − τ, 0, 1), and g(τ) = Σ clip(x_i − τ, 0, 1) is piecewise linear with breakpoints
-x_i − 1 and x_i; the NumPy twin sorts them and bisects. Here, without sorting: a *probe* at a point p is one
+x_i − 1 and x_i, searched without sorting (the NumPy twin runs the same search on whole rows, without the
+candidate lists: newton_breakpoints in refefl/projections/_capped_breakpoints.py): a *probe* at a point p is one
 pass that returns g(p), the slope count |F(p)| = #{x_i − 1 ≤ p < x_i} and the breakpoints next to p. Newton's
 step t = p + (g(p) − s)/|F(p)| is exact once p lies on the root's linear piece (Cominetti, Mascarenhas, Silva
 2014, "A Newton's method for the continuous quadratic knapsack problem", Math. Prog. Comp. 6), so the search
@@ -65,7 +66,7 @@ cdef enum:
 cdef Probe probe_all(const floating* z, Py_ssize_t k, const Fixed* fixed, double p, double lo,
                      double hi) noexcept nogil:
     # a probe at p over z[:k] (read-only) plus the dropped entries; also counts the entries that p leaves
-    # undecided as the lower or the upper end of the bracket (lo, hi)
+    # undecided as the lower or the upper end of the bracket (lo, hi) (probe and _undecided in the twin)
     cdef Probe pr
     cdef double g[LANES]
     cdef double below[LANES]
@@ -139,6 +140,7 @@ cdef Py_ssize_t compact(double* z, Py_ssize_t k, double lo, double hi, Fixed* fi
 
 cdef double pivot(const floating* z, Py_ssize_t k, Py_ssize_t start, double lo, double hi) noexcept nogil:
     # a breakpoint strictly inside (lo, hi), scanning from a position that varies between calls; NaN if none
+    # (_pivot in the twin, which scans the whole row: it may pick another pivot, the same root)
     cdef Py_ssize_t j, i
     cdef double a
     for j in range(k):
@@ -153,7 +155,8 @@ cdef double pivot(const floating* z, Py_ssize_t k, Py_ssize_t start, double lo, 
 
 cdef Py_ssize_t bracket_root(const floating* x, Py_ssize_t n, double s, double x_max, Scratch* scratch,
                              Fixed* fixed, Probe* pr, double* at) noexcept nogil:
-    # Newton probes until the root's piece [pr.below, pr.above] is found (pr: the last probe, at *at); returns
+    # Newton probes until the root's piece [pr.below, pr.above] is found (pr: the last probe, at *at; the twin's
+    # _bracket_root); returns
     # the length of the candidate list left in scratch (−1: the row itself is still the list; −2: out of memory)
     cdef double lo = -INFINITY, hi = INFINITY, p = x_max - 1.0, t
     cdef Py_ssize_t k = -1, count = n, previous = n, step = 0
@@ -191,6 +194,7 @@ cdef Py_ssize_t bracket_root(const floating* x, Py_ssize_t n, double s, double x
 
 cdef double settle(const floating* z, Py_ssize_t k, const Fixed* fixed, double s, Py_ssize_t m, double* below,
                    double* above, const Probe* last, double at) noexcept nogil:
+    # (the second half of the twin's newton_breakpoints)
     # move [below, above] to the adjacent breakpoints b₋ < b₊ with g(b₋) ≥ s > g(b₊), probing g exactly at
     # breakpoints as the twin's binary search does; returns g(b₋) (m at b₋ = −inf). On the piece of the last
     # probe g is linear (below 2**52, where x − 1 is exact): where that already puts g(b₋) and g(b₊) on their

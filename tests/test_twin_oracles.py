@@ -1,7 +1,8 @@
 """The NumPy twins run the compiled kernels' algorithms; each equals the textbook algorithm kept as its oracle.
 
 ``projection_simplex_rows`` (Michelot's fixed point on candidates) against ``projection_simplex_rows_by_sort``,
-``entmax15_rows`` (sort-free Newton) against ``entmax15_rows_by_sort``, on random rows, ties, ``-inf`` entries,
+``entmax15_rows`` (sort-free Newton) against ``entmax15_rows_by_sort``, ``projection_capped_simplex_rows`` (Newton
+over the breakpoints) against ``projection_capped_simplex_rows_by_sort``, on random rows, ties, ``-inf`` entries,
 float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the same row statuses on invalid rows.
 """
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
+from refefl.projections._capped_simplex import projection_capped_simplex_rows, projection_capped_simplex_rows_by_sort
 from refefl.projections._entmax import entmax15_rows, entmax15_rows_by_sort
 from refefl.projections._simplex import projection_simplex_rows, projection_simplex_rows_by_sort
 from refefl.testing import assert_close
@@ -114,3 +116,53 @@ def test_newton_entmax15_ties_and_many_steps():
         assert_close(got, want)
         assert_close(got.sum(axis=1), np.ones(rows.shape[0]))
     np.testing.assert_array_equal(_entmax15(entmax15_rows, x)[0][:, :2].ravel() > 0, [True, True, True, False])
+
+
+# -- (c) capped simplex -----------------------------------------------------------------------------------------
+def _capped(kernel, x, s):
+    out, free, status = np.empty_like(x), np.empty(x.shape, np.uint8), np.full(x.shape[0], -1, dtype=np.int8)
+    kernel(x, s, out, free, status)
+    return out, free, status
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), s=st.sampled_from([0.5, 1.0, 2.0, 2.5, 4.0]), big=st.sampled_from([1.0, 1e15, 1e16]))
+def test_newton_capped_simplex_equals_the_sort(dtype, data, s, big):
+    """Same breakpoints, hence the same free set, bit for bit; scores scaled by 1e15 or 1e16 as well, where
+    x − 1 rounds to x for some of them (when the scaled scores stay within the dtype's tested magnitude)."""
+    x = data.draw(_batches(dtype))
+    if float(np.abs(x[np.isfinite(x)]).max(initial=0.0)) * big <= HUGE[np.dtype(dtype)]:
+        x = x * dtype(big)
+    s = float(min(s, np.isfinite(x).sum(axis=1).min()))  # at least s finite scores in every row
+    x.setflags(write=False)
+    got, free, status = _capped(projection_capped_simplex_rows, x, s)
+    want, want_free, want_status = _capped(projection_capped_simplex_rows_by_sort, x, s)
+    np.testing.assert_array_equal(status, want_status)
+    np.testing.assert_array_equal(free, want_free)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got[np.isneginf(x)], 0)
+    assert_close(got, want, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_newton_capped_simplex_row_statuses(dtype):
+    x, expected = _invalid_rows(dtype)
+    expected[4] = SCORES_TOO_FEW_FINITE  # one finite score, s = 2
+    for kernel in (projection_capped_simplex_rows, projection_capped_simplex_rows_by_sort):
+        np.testing.assert_array_equal(_capped(kernel, x, 2.0)[2], expected)
+
+
+def test_newton_capped_simplex_ties_flat_stretches_and_points():
+    # ties on a breakpoint, a flat stretch of g at level s (τ at a kink, F empty), and a row with m = s
+    x = np.array([[1.0, 1.0, 1.0, 0.0, 0.0], [3.0, 2.0, 0.0, -1.0, -5.0], [2.0, -np.inf, 1.0, -np.inf, 0.5]])
+    for s in (1.0, 2.0, 3.0):
+        got, free, _ = _capped(projection_capped_simplex_rows, x, s)
+        want, want_free, _ = _capped(projection_capped_simplex_rows_by_sort, x, s)
+        np.testing.assert_array_equal(free, want_free)
+        np.testing.assert_array_equal(got, want)
+    got, free, _ = _capped(projection_capped_simplex_rows, x, 2.0)
+    np.testing.assert_array_equal(got[1], [1, 1, 0, 0, 0])  # flat at level 2 between 0 and 1: ŷ constant
+    assert not free[1].any()
+    got, free, _ = _capped(projection_capped_simplex_rows, x, 3.0)
+    np.testing.assert_array_equal(got[2], [1, 0, 1, 0, 1])  # three finite scores, s = 3: their indicator
+    assert not free[2].any()

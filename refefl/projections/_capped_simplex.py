@@ -6,7 +6,7 @@ g = clip(·, 0, 1) for the projection (τ by an exact breakpoint search, :func:`
 and g = sigmoid for the entropic map (τ by :func:`~refefl.projections._root_finding.find_root_decreasing`,
 :func:`capped_entropic_rows`). Both row kernels have compiled twins in :mod:`refefl_ext` (sort-free: a Newton
 search over the breakpoints, and Newton on the entropic equation with one exponential per score), picked by the
-``backend`` argument of the public functions.
+``backend`` argument of the public functions (the NumPy projection kernel runs the same Newton search).
 
 Edge cases, the same for both maps: s must satisfy 0 < s ≤ k (s = 0 would make :math:`C_s = \{0\}`, a constant
 map, and is rejected). A score of ``-inf`` means "impossible": that coordinate is exactly 0 and the others are
@@ -23,6 +23,7 @@ from scipy.special import expit, logit
 
 from refefl import _backend
 from refefl._validation import check_bool, check_max_iter, check_positive, from_rows, raise_for_status
+from refefl.projections._capped_breakpoints import newton_breakpoints, sorted_breakpoints
 from refefl.projections._root_finding import RootInfo, find_root_decreasing, warn_if_unconverged
 from refefl.projections._simplex import bad_rows, score_rows
 
@@ -38,7 +39,8 @@ def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, fre
         g(\tau) = \textstyle\sum_i \operatorname{clip}(x_i - \tau, 0, 1) = s.
 
     g is continuous, non-increasing and piecewise linear with breakpoints :math:`x_i - 1` and :math:`x_i`. A
-    binary search over the sorted breakpoints, evaluating g exactly at each probe, finds adjacent breakpoints
+    Newton search over the breakpoints without sorting, as in the compiled twin
+    (:func:`refefl.projections._capped_breakpoints.newton_breakpoints`), finds adjacent breakpoints
     :math:`b_- < b_+` with :math:`g(b_-) \ge s > g(b_+)`. On :math:`[b_-, b_+]` the sets are fixed: saturated
     :math:`S = \{x_i - 1 \ge b_+\}`, free :math:`F = \{x_i - 1 \le b_-,\ x_i \ge b_+\}`, the rest is 0, and
     :math:`g(\tau) = s` is linear. If :math:`g(b_-) = s`, then τ = b_- and the coordinates with
@@ -63,17 +65,43 @@ def projection_capped_simplex_rows(x: np.ndarray, s: float, out: np.ndarray, fre
         :func:`refefl.projections._simplex.bad_rows`, with fewer than s finite scores counted as too few); when
         a row is invalid, the other outputs are unspecified.
 
-    Breakpoints and sums are computed in float64 whatever the dtype of ``x``; O(k log k) per row.
+    Breakpoints and sums are computed in float64 whatever the dtype of ``x``; expected O(k) per row.
+    :func:`projection_capped_simplex_rows_by_sort` is the textbook sort-based search, kept for the tests.
+
+    References
+    ----------
+    Cominetti, Mascarenhas, Silva (2014), "A Newton's method for the continuous quadratic knapsack problem",
+    Math. Prog. Comp. 6.
     """
-    if bad_rows(x, status, s):
+    _project_rows(x, s, out, free, status, newton_breakpoints)
+
+
+def projection_capped_simplex_rows_by_sort(x: np.ndarray, s: float, out: np.ndarray, free: np.ndarray,
+                                           status: np.ndarray) -> None:
+    """:func:`projection_capped_simplex_rows` (same arguments) with b_- < b_+ found by a binary search over the
+    sorted breakpoints (:func:`refefl.projections._capped_breakpoints.sorted_breakpoints`, O(k log k) per row):
+    the textbook algorithm, kept for the tests.
+
+    References
+    ----------
+    Wang, Lu (2015), "Projection onto the capped simplex", arXiv:1503.01002.
+    """
+    _project_rows(x, s, out, free, status, sorted_breakpoints)
+
+
+def _project_rows(x, s, out, free, status, search) -> None:
+    """The row kernel around a breakpoint search ``search(z, s) -> (b_-, b_+, g(b_-))``."""
+    if bad_rows(x, status, s):  # _capped_simplex.pyx: scan_scores
         return
     z = x.astype(np.float64)
     with np.errstate(over="ignore"):  # x_i - b beyond the float range: ±inf, which clip maps to 0 or 1
-        saturated, is_free = _classify(z, s, *_bracketing_breakpoints(z, s))
+        # _capped_simplex.pyx: bracket_root and settle (search), then free_set (_classify and the sums below)
+        saturated, is_free = _classify(z, s, *search(z, s))
         anchor = np.where(is_free, z, np.inf).min(axis=1, keepdims=True)
         centred = np.where(is_free, z - anchor, 0.0)
     n_free = np.maximum(is_free.sum(axis=1), 1)
     offset = (s - saturated.sum(axis=1)) / n_free - centred.sum(axis=1) / n_free
+    # _capped_simplex.pyx: write_block
     out[...] = np.where(is_free, np.clip(centred + offset[:, None], 0.0, 1.0), saturated)
     free[...] = is_free
 
@@ -94,31 +122,6 @@ def _classify(z, s, b_lo, b_hi, g_lo) -> tuple[np.ndarray, np.ndarray]:
     point = np.isfinite(z).sum(axis=1) == s  # the set is one point: ŷ is constant
     saturated[point], is_free[point] = np.isfinite(z[point]), False
     return saturated, is_free
-
-
-def _bracketing_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Adjacent sorted breakpoints b_- < b_+ of each row with g(b_-) ≥ s > g(b_+), and g(b_-).
-
-    b_- = -inf (g = m) when no finite breakpoint has g ≥ s, which only rounding at |x| ≳ 2**53 can cause.
-    """
-    n_rows, k = z.shape
-    rows = np.arange(n_rows)
-    breakpoints = np.sort(np.concatenate([z - 1.0, z], axis=1), axis=1)
-    # invariant: g(b[lo]) >= s (index 2·#(-inf) - 1 stands for -inf) and g(b[hi]) < s (b[2k - 1] = max z, g = 0)
-    lo = 2 * np.count_nonzero(np.isneginf(z), axis=1) - 1
-    hi = np.full(n_rows, 2 * k - 1)
-    g_lo = np.isfinite(z).sum(axis=1).astype(np.float64)
-    active = hi - lo > 1
-    while active.any():
-        mid = (lo[active] + hi[active]) // 2
-        g = np.clip(z[active] - breakpoints[rows[active], mid][:, None], 0.0, 1.0).sum(axis=1)
-        above = g >= s
-        lo[active] = np.where(above, mid, lo[active])
-        g_lo[active] = np.where(above, g, g_lo[active])
-        hi[active] = np.where(above, hi[active], mid)
-        active = hi - lo > 1
-    b_lo = np.where(lo >= 0, breakpoints[rows, np.maximum(lo, 0)], -np.inf)
-    return b_lo, breakpoints[rows, hi], g_lo
 
 
 @_backend.numpy_twin
@@ -372,9 +375,9 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1, backend: str = "au
         = \operatorname{clip}(x - \tau, 0, 1), \qquad \tau \text{ such that }
         \textstyle\sum_i \operatorname{clip}(x_i - \tau, 0, 1) = s,
 
-    with τ found exactly among the 2k breakpoints :math:`x_i - 1, x_i`, in float64: by sorting them
-    (``backend="numpy"``, O(k log k) per slice, see :func:`projection_capped_simplex_rows`) or by the compiled
-    twin's Newton search over them (``backend="ext"``, expected O(k), no sort), which finds the same breakpoints.
+    with τ found exactly among the 2k breakpoints :math:`x_i - 1, x_i`, in float64, by a Newton search over
+    them without sorting (expected O(k) per slice, see :func:`projection_capped_simplex_rows`), in NumPy
+    (``backend="numpy"``) or compiled (``backend="ext"``), the same algorithm.
     For s = 1 it is sparsemax; it is the regularized prediction of :math:`\tfrac12\|y\|^2` on :math:`C_s`
     (a "soft top-s").
 
@@ -389,8 +392,8 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1, backend: str = "au
         the result is their indicator.
     axis : int, default -1
     backend : {"auto", "numpy", "ext"}
-        "numpy" runs the sort-based reference, "ext" the compiled sort-free twin (``refefl_ext``), "auto" the
-        latter when it is built.
+        "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" the latter when it is
+        built.
 
     Returns
     -------
