@@ -12,7 +12,8 @@ logsumexp(s_B) − logsumexp(ℓ_B) is s_0 − ℓ_0 + log(Σ_B E / Σ_B L), and
 weights L: entropic PAV is the weighted Euclidean PAV of E/L. When the spreads of s and ℓ over the row add up to
 at most 600 (no product below e^{−600}: the common case), it runs as such (``_pav_l2_row``), after one
 vectorized pass of exponentials (``exp_nonpositive``). Otherwise each block keeps its sums relative to its first
-entry (``pav_kl_sorted``: two libm exponentials per entry, which do not wait on each other).
+entry (``pav_kl_sorted``: two libm exponentials per entry, which do not wait on each other). The NumPy twin takes
+the same paths: _sorted_rows, then _euclidean_values, _kl_linear_values or _kl_ratio_values (_pav_kl_ratio_row).
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -25,7 +26,8 @@ from refefl_ext._pav cimport _pav_l2_row
 from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, Scratch, scratch_release, scratch_reserve
 
 cdef uint64_t SIGN_BIT = (<uint64_t>1) << 63
-# the entropic PAV runs on E/L with weights L when the spreads of s and ℓ add up to at most this
+# the entropic PAV runs on E/L with weights L when the spreads of s and ℓ add up to at most this (LINEAR_SPREAD in
+# refefl/projections/_permutahedron_kernels.py)
 cdef double LINEAR_SPREAD = 600.0
 # below this, e^{ℓ_k − ℓ_f} may have underflowed with e^{s_k − s_f}: the test then takes e^{(s_k − s_f) − (ℓ_k − ℓ_f)}
 cdef double TINY = 1e-290
@@ -190,7 +192,8 @@ cdef void pav_l2_input(const double* g, const double* w, Py_ssize_t n, Reciproca
 
 cdef void kl_linear_input(const double* g, const double* lw, Py_ssize_t n, Reciprocal e, double* y,
                           double* weight) noexcept nogil:
-    # weight = e^{ℓ − ℓ_0}, y = e^{s − s_0} / weight, s = g/e (exponents ≥ −600: no overflow or underflow)
+    # weight = e^{ℓ − ℓ_0}, y = e^{s − s_0} / weight, s = g/e (exponents ≥ −600: no overflow or underflow);
+    # the first two lines of _kl_linear_values in the twin
     cdef Py_ssize_t i
     cdef double l
     for i in range(n):
@@ -201,7 +204,8 @@ cdef void kl_linear_input(const double* g, const double* lw, Py_ssize_t n, Recip
 
 cdef Py_ssize_t pav_kl_sorted(const double* g, const double* lw, Py_ssize_t n, Reciprocal e, double* sum_s,
                               double* sum_w, Py_ssize_t* starts) noexcept nogil:
-    # Entropic PAV (decreasing fit) of s = g/e against ℓ = lw, both nonincreasing, in ratio form. Block t with
+    # Entropic PAV (decreasing fit) of s = g/e against ℓ = lw, both nonincreasing, in ratio form (the twin's
+    # _pav_kl_ratio_row). Block t with
     # first entry f keeps S_t = Σ_B e^{s_i − s_f} ≥ 1 and W_t = Σ_B e^{ℓ_i − ℓ_f} ≥ 1, so its value (isotonic_kl's
     # logsumexp(s_B) − logsumexp(ℓ_B)) is s_f − ℓ_f + log(S_t/W_t), and "v_B ≤ v_k: pool" reads
     # S/W ≤ e^{(s_k − s_f) − (ℓ_k − ℓ_f)}, tested as S·e^{ℓ_k − ℓ_f} ≤ W·e^{s_k − s_f}. Every exponent is a
@@ -278,6 +282,7 @@ cdef void expand_kl(const double* g, const double* lw, Reciprocal e, const Py_ss
                     const double* sum_s, const double* sum_w, const Py_ssize_t* order,
                     floating* out) noexcept nogil:
     # out[σ_i] = d_i − lse_B d + ℓ_f + lse_B(ℓ − ℓ_f), with lse_B d = log S_B and lse_B(ℓ − ℓ_f) = log W_B
+    # (the last lines of _kl_ratio_values in the twin)
     cdef Py_ssize_t b, i, f
     cdef double lse_d, lse_w
     for b in range(n_blocks):
@@ -292,7 +297,7 @@ cdef void expand_kl_linear(const double* g, const double* lw, Reciprocal e, cons
                            Py_ssize_t n_blocks, const double* mean, const Py_ssize_t* order,
                            floating* out) noexcept nogil:
     # out[σ_i] = (s_i − s_0) + ℓ_0 − log(Σ_B e^{s − s_0} / Σ_B e^{ℓ − ℓ_0}), the block's mean of E/L being mean[b];
-    # a singleton gets ℓ_f itself (as from expand_kl), without a logarithm
+    # a singleton gets ℓ_f itself (as from expand_kl), without a logarithm (the last lines of _kl_linear_values)
     cdef Py_ssize_t b, i, f
     cdef double shift
     for b in range(n_blocks):

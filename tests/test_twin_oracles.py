@@ -2,7 +2,9 @@
 
 ``projection_simplex_rows`` (Michelot's fixed point on candidates) against ``projection_simplex_rows_by_sort``,
 ``entmax15_rows`` (sort-free Newton) against ``entmax15_rows_by_sort``, ``projection_capped_simplex_rows`` (Newton
-over the breakpoints) against ``projection_capped_simplex_rows_by_sort``, on random rows, ties, ``-inf`` entries,
+over the breakpoints) against ``projection_capped_simplex_rows_by_sort``, and the entropic
+``projection_permutahedron_rows`` (weighted Euclidean PAV of e^{s − s_0}/e^{ℓ − ℓ_0}, or PAV in ratio form)
+against ``projection_permutahedron_rows_by_kl_pav`` (logsumexp PAV), on random rows, ties, ``-inf`` entries,
 float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the same row statuses on invalid rows.
 """
 import numpy as np
@@ -13,6 +15,9 @@ from hypothesis import strategies as st
 from refefl._validation import SCORES_NAN, SCORES_OK, SCORES_POS_INF, SCORES_TOO_FEW_FINITE
 from refefl.projections._capped_simplex import projection_capped_simplex_rows, projection_capped_simplex_rows_by_sort
 from refefl.projections._entmax import entmax15_rows, entmax15_rows_by_sort
+from refefl.projections._permutahedron_kernels import LINEAR_SPREAD, descending_order
+from refefl.projections._permutahedron_kernels import projection_permutahedron_rows
+from refefl.projections._permutahedron_kernels import projection_permutahedron_rows_by_kl_pav
 from refefl.projections._simplex import projection_simplex_rows, projection_simplex_rows_by_sort
 from refefl.testing import assert_close
 from refefl.testing.strategies import HUGE, scores
@@ -166,3 +171,48 @@ def test_newton_capped_simplex_ties_flat_stretches_and_points():
     got, free, _ = _capped(projection_capped_simplex_rows, x, 3.0)
     np.testing.assert_array_equal(got[2], [1, 0, 1, 0, 1])  # three finite scores, s = 3: their indicator
     assert not free[2].any()
+
+
+# -- (d) entropic permutahedron ---------------------------------------------------------------------------------
+def _permutahedron(kernel, x, log_w, eps):
+    order = descending_order(x, True, backend="numpy")
+    out, starts, n_blocks = np.empty_like(x), np.empty((x.shape[0], x.shape[1] + 1), np.intp), np.empty(x.shape[0],
+                                                                                                         np.intp)
+    kernel(x, order, log_w, eps, True, out, starts, n_blocks)
+    return out, order, starts, n_blocks
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), eps=st.sampled_from([1e-3, 0.05, 0.7, 5.0, -0.3, -1e-2]), shared=st.booleans())
+def test_entropic_pav_as_weighted_euclidean_equals_logsumexp_pav(dtype, data, eps, shared):
+    """Both paths of the twin (a small ε makes the spread of x/ε exceed LINEAR_SPREAD on most rows) give log μ
+    of the logsumexp PAV to rounding, in the same order; w shared by the rows or one per row."""
+    x = data.draw(scores(1, 12, dtype=dtype, magnitude=[0.1, 1.0, 10.0, 1e4, HUGE[np.dtype(dtype)]],
+                         ties=data.draw(st.booleans()), batch=5))
+    x.setflags(write=False)
+    n = x.shape[1]
+    rho = np.arange(n, 0, -1.0)[None, :]
+    log_w = np.log(rho) if shared else np.sort(np.log(rho) + data.draw(scores(n, n, dtype=np.float64,
+                                                                              batch=1))[:1], axis=1)[:, ::-1]
+    log_w = np.ascontiguousarray(np.broadcast_to(log_w, x.shape) if not shared else log_w)
+    got, order, starts, n_blocks = _permutahedron(projection_permutahedron_rows, x, log_w, eps)
+    want, want_order, *_ = _permutahedron(projection_permutahedron_rows_by_kl_pav, x, log_w, eps)
+    np.testing.assert_array_equal(order, want_order)
+    assert got.dtype == dtype
+    assert_close(got, want, dtype=dtype, scale=max(1.0, float(np.abs(want).max())))
+    # the blocks partition each row
+    assert np.all(starts[:, 0] == 0) and np.all(starts[np.arange(x.shape[0]), n_blocks] == n)
+
+
+def test_entropic_pav_runs_both_paths_on_ties():
+    # one row far below the linear spread and one far above it, each with tied scores
+    x = np.array([[1.0, 1.0, 0.5, 0.5, 0.0, -0.2], [3.0, 3.0, 1.0, 1.0, 0.0, -2.0]])
+    log_w = np.log(np.arange(6, 0, -1.0))[None, :]
+    for eps in (1.0, 6.0 / LINEAR_SPREAD * 0.5):
+        got, order, starts, n_blocks = _permutahedron(projection_permutahedron_rows, x, log_w, eps)
+        want, want_order, want_starts, want_blocks = _permutahedron(projection_permutahedron_rows_by_kl_pav, x,
+                                                                    log_w, eps)
+        assert_close(got, want)
+        np.testing.assert_array_equal(n_blocks, want_blocks)
+        used = np.arange(starts.shape[1]) <= n_blocks[:, None]  # the rest of a row of starts is unspecified
+        np.testing.assert_array_equal(starts[used], want_starts[used])

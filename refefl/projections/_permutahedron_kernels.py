@@ -20,6 +20,7 @@ Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Rank
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,17 +146,25 @@ def _pav_input(g: np.ndarray, ws: np.ndarray, reciprocal: tuple[float, float]) -
 
 @_backend.numpy_twin
 def projection_permutahedron_rows(x, order, ws, eps, kl, out, starts, n_blocks) -> None:
-    r"""P_Ψ(x/ε, w) row by row, given a permutation that (nearly) sorts each row of x/ε (NumPy reference kernel).
+    r"""P_Ψ(x/ε, w) row by row, given a permutation that (nearly) sorts each row of x/ε (NumPy twin kernel).
 
     With σ the stable sort of ``order`` by decreasing g = sign(ε)·x (g_σ nonincreasing), e = |ε|, PAV
-    (decreasing fit) of z − w (Ψ = Q, :func:`isotonic_l2`) or of z against ℓ (Ψ = E, :func:`isotonic_kl`), with z
-    the sorted x/ε shifted to start at 0 (:func:`_pav_input`), gives blocks B; with f the first entry of B,
-    d = (g − g_f)/e and f-relative weights,
+    (decreasing fit) gives blocks B; with f the first entry of B, d = (g − g_f)/e and f-relative weights,
 
     .. math::
 
         \mu_{\sigma_i} = d_i - \operatorname{mean}_B d + w_f + \operatorname{mean}_B (w - w_f) \;\; (Q), \qquad
         \log \mu_{\sigma_i} = d_i - \operatorname{lse}_B d + \ell_f + \operatorname{lse}_B (\ell - \ell_f) \;\; (E).
+
+    Ψ = Q: PAV of z − w (:func:`isotonic_l2`), z the sorted x/ε shifted to start at 0 (:func:`_pav_input`).
+    Ψ = E, as in the compiled twin (``refefl_ext/_permutahedron.pyx``), without logsumexp chains: a block's value
+    :math:`\operatorname{lse}(s_B) - \operatorname{lse}(\ell_B)` (s = z) is
+    :math:`s_0 - \ell_0 + \log(\sum_B E / \sum_B L)` with :math:`E = e^{s - s_0}`, :math:`L = e^{\ell - \ell_0}`,
+    and :math:`\sum_B E / \sum_B L` is the mean of E/L with weights L, so the entropic PAV is the weighted
+    Euclidean PAV of E/L (:func:`isotonic_l2`), run as such on rows whose spreads of s and ℓ add up to at most
+    :data:`LINEAR_SPREAD` (no product below e^{−600}); other rows keep each block's sums relative to its first
+    entry (:func:`_pav_kl_ratio_row`). :func:`projection_permutahedron_rows_by_kl_pav` runs the textbook
+    logsumexp PAV (:func:`isotonic_kl`) instead, kept for the tests.
 
     Parameters
     ----------
@@ -175,23 +184,135 @@ def projection_permutahedron_rows(x, order, ws, eps, kl, out, starts, n_blocks) 
     n_blocks : ndarray of shape (n_rows,), intp; receives the number of blocks of each row
 
     All sums are computed in float64.
+
+    References
+    ----------
+    Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, Prop. 3.
     """
+    g, ws, e = _sorted_rows(x, order, eps, ws)  # _permutahedron.pyx: gather_sorted
+    if not kl:
+        value = _euclidean_values(g, ws, e, starts, n_blocks)
+    else:
+        value = np.empty(g.shape)
+        with np.errstate(over="ignore"):  # a spread beyond the float range is +inf: not linear
+            linear = _over_e(g[:, 0] - g[:, -1], e) + (ws[:, 0] - ws[:, -1]) <= LINEAR_SPREAD
+        for rows, values in ((linear, _kl_linear_values), (~linear, _kl_ratio_values)):
+            if rows.any():
+                row_starts, row_blocks = starts[rows], n_blocks[rows]
+                value[rows] = values(g[rows], ws[rows], e, row_starts, row_blocks)
+                starts[rows], n_blocks[rows] = row_starts, row_blocks
+    np.put_along_axis(out, order, value.astype(out.dtype), axis=1)  # the scatter of μ (or log μ) back
+
+
+#: the entropic PAV runs as a weighted Euclidean PAV when the spreads of s and ℓ add up to at most this
+LINEAR_SPREAD = 600.0
+# below this, e^{ℓ_k − ℓ_f} may have underflowed with e^{s_k − s_f}: the test then takes e^{(s_k − s_f) − (ℓ_k − ℓ_f)}
+_TINY = 1e-290
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))
+
+
+def _sorted_rows(x, order, eps, ws) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """g = sign(ε)·x[σ] with σ ← the stable sort of ``order`` by decreasing g (written into ``order``), ws
+    broadcast to g's shape, and the reciprocal of e = |ε|."""
     g = np.sign(eps) * np.take_along_axis(x, order, axis=1).astype(np.float64)
     finish = np.argsort(-g, axis=1, kind="stable")  # the identity when order already sorts
     order[...] = np.take_along_axis(order, finish, axis=1)
-    g, e = np.take_along_axis(g, finish, axis=1), _reciprocal(abs(eps))
-    ws = np.broadcast_to(ws, g.shape)
+    return np.take_along_axis(g, finish, axis=1), np.broadcast_to(ws, g.shape), _reciprocal(abs(eps))
+
+
+def _euclidean_values(g, ws, e, starts, n_blocks) -> np.ndarray:
+    """μ (Ψ = Q) of the sorted rows g: PAV of z − w, then the block formula (``expand_l2`` in the .pyx)."""
     z = _pav_input(g, ws, e)
-    if kl:
-        isotonic_kl(z, np.ascontiguousarray(ws), np.empty_like(z), starts, n_blocks, False)
-    else:
-        isotonic_l2(z - ws, np.empty((z.shape[0], 0)), np.empty_like(z), starts, n_blocks, False)
+    isotonic_l2(z - ws, np.empty((z.shape[0], 0)), np.empty_like(z), starts, n_blocks, False)
     blocks = Blocks.from_starts(starts, n_blocks)
     dg, dw = blocks.deviations(g), blocks.deviations(ws)
-    w_first = ws.ravel()[blocks.starts][blocks.ids]
-    if kl:
-        value = _over_e(dg, e) - blocks.logsumexp(_over_e(dg, e)) + w_first + blocks.logsumexp(dw)
+    mean_d, mean_w = _over_e(blocks.sums(dg), e) / blocks.sizes, blocks.sums(dw) / blocks.sizes
+    value = _over_e(dg, e) - mean_d[blocks.ids] + ws.ravel()[blocks.starts][blocks.ids] + mean_w[blocks.ids]
+    return value.reshape(g.shape)
+
+
+def _kl_linear_values(g, ws, e, starts, n_blocks) -> np.ndarray:
+    """log μ (Ψ = E) of sorted rows whose spreads add up to at most :data:`LINEAR_SPREAD`: the weighted Euclidean
+    PAV of E/L with weights L (``kl_linear_input``, ``_pav_l2_row`` and ``expand_kl_linear`` in the .pyx)."""
+    weight = np.exp(ws - ws[:, :1])
+    ratio = np.exp(_over_e(g - g[:, :1], e)) / weight
+    mean = np.empty_like(ratio)  # each entry gets its block's weighted mean of E/L
+    isotonic_l2(ratio, np.ascontiguousarray(weight), mean, starts, n_blocks, False)
+    blocks = Blocks.from_starts(starts, n_blocks)
+    singleton = (blocks.sizes == 1)[blocks.ids]
+    # (s − s_0) + ℓ_0 − log(Σ_B E / Σ_B L); a singleton gets ℓ_f itself, without a logarithm
+    value = _over_e(g - g[:, :1], e) + (ws[:, :1] - np.log(mean))
+    return np.where(singleton.reshape(g.shape), ws, value)
+
+
+def _kl_ratio_values(g, ws, e, starts, n_blocks) -> np.ndarray:
+    """log μ (Ψ = E) of sorted rows by the entropic PAV in ratio form, row by row (:func:`_pav_kl_ratio_row`),
+    then ``expand_kl``: d − log S_B + ℓ_f + log W_B."""
+    sum_s, sum_w = np.empty(g.shape), np.empty(g.shape)
+    for r in range(g.shape[0]):
+        n_blocks[r] = _pav_kl_ratio_row(g[r].tolist(), ws[r].tolist(), e, sum_s[r], sum_w[r], starts[r])
+    blocks = Blocks.from_starts(starts, n_blocks)
+    stacked = np.arange(g.shape[1]) < n_blocks[:, None]
+    lse_d, lse_w = np.log(sum_s[stacked])[blocks.ids], np.log(sum_w[stacked])[blocks.ids]
+    with np.errstate(over="ignore"):  # a deviation beyond the float range (ℓ = θ spanning ±1e308): −inf
+        value = _over_e(blocks.deviations(g), e) - lse_d + ws.ravel()[blocks.starts][blocks.ids] + lse_w
+    return value.reshape(g.shape)
+
+
+def _exp(v: float) -> float:
+    """e^v, +inf beyond the float range (as the C library's exp; ``math.exp`` raises there)."""
+    return math.inf if v >= _LOG_MAX else math.exp(v)  # NaN stays NaN
+
+
+def _pav_kl_ratio_row(g, lw, e, sum_s, sum_w, starts) -> int:
+    """Entropic PAV (decreasing fit) of s = g/e against ℓ = lw, both nonincreasing, in ratio form: ``pav_kl_sorted``
+    in ``refefl_ext/_permutahedron.pyx``. Fills the block sums and starts; returns the number of blocks.
+
+    Block t with first entry f keeps S_t = Σ_B e^{s_i − s_f} ≥ 1 and W_t = Σ_B e^{ℓ_i − ℓ_f} ≥ 1, so its value
+    (:func:`isotonic_kl`'s logsumexp(s_B) − logsumexp(ℓ_B)) is s_f − ℓ_f + log(S_t/W_t), and "v_B ≤ v_k: pool"
+    reads S/W ≤ e^{(s_k − s_f) − (ℓ_k − ℓ_f)}, tested as S·e^{ℓ_k − ℓ_f} ≤ W·e^{s_k − s_f}. Every exponent is a
+    difference to a block's first entry: ≤ 0 (no overflow), and underflow only drops terms too small to matter.
+    """
+    inv, unit = e
+    n, i, top = len(g), 0, -1
+    while i < n:
+        f, s, w, k = i, 1.0, 1.0, i + 1
+        while k < n:  # absorb the following entries while the block's value is ≤ theirs
+            ds, dl = (g[k] - g[f]) * inv * unit, lw[k] - lw[f]
+            a, b = math.exp(ds), math.exp(dl)
+            if (s * b > w * a) if b > _TINY else (s > w * _exp(ds - dl)):
+                break
+            s, w, k = s + a, w + b, k + 1
+        while top >= 0:  # pool backwards while the previous block's value is ≤ this one's
+            ds, dl = (g[f] - g[starts[top]]) * inv * unit, lw[f] - lw[starts[top]]
+            if sum_s[top] * w > sum_w[top] * s * _exp(ds - dl):
+                break
+            s, w = sum_s[top] + math.exp(ds) * s, sum_w[top] + math.exp(dl) * w
+            f, top = starts[top], top - 1
+        top += 1
+        sum_s[top], sum_w[top], starts[top] = s, w, f
+        i = k
+    starts[top + 1] = n
+    return top + 1
+
+
+def projection_permutahedron_rows_by_kl_pav(x, order, ws, eps, kl, out, starts, n_blocks) -> None:
+    """:func:`projection_permutahedron_rows` (same arguments) with the entropic PAV in its textbook form, the
+    logsumexp pooling of :func:`isotonic_kl` on z against ℓ, and the block formula from block logsumexps; kept
+    for the tests (Ψ = Q is the twin's own).
+
+    References
+    ----------
+    Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, Prop. 3.
+    """
+    g, ws, e = _sorted_rows(x, order, eps, ws)
+    if not kl:
+        value = _euclidean_values(g, ws, e, starts, n_blocks)
     else:
-        mean_d, mean_w = _over_e(blocks.sums(dg), e) / blocks.sizes, blocks.sums(dw) / blocks.sizes
-        value = _over_e(dg, e) - mean_d[blocks.ids] + w_first + mean_w[blocks.ids]
-    np.put_along_axis(out, order, value.reshape(g.shape).astype(out.dtype), axis=1)
+        z = _pav_input(g, ws, e)
+        isotonic_kl(z, np.ascontiguousarray(ws), np.empty_like(z), starts, n_blocks, False)
+        blocks = Blocks.from_starts(starts, n_blocks)
+        dg, dw = blocks.deviations(g), blocks.deviations(ws)
+        w_first = ws.ravel()[blocks.starts][blocks.ids]
+        value = (_over_e(dg, e) - blocks.logsumexp(_over_e(dg, e)) + w_first + blocks.logsumexp(dw)).reshape(g.shape)
+    np.put_along_axis(out, order, value.astype(out.dtype), axis=1)
