@@ -209,7 +209,8 @@ class PairwiseSetEnergy(_SetEnergy):
 
     Exact oracles enumerate the 2^k states (k ≤ 16). :meth:`mode` is exact by enumeration up to k = 16 (the first
     maximizer in ``space.enumerate()`` order) and otherwise approximate: the rounded unary solution
-    :math:`[u > 0]` improved by single-label flips (iterated conditional modes) until no flip increases g.
+    :math:`[u > 0]` improved by single-label flips (iterated conditional modes) until no flip increases g
+    (``docs/partition.md`` §4 and §6).
 
     Parameters
     ----------
@@ -290,7 +291,7 @@ class PermutahedronEnergy(_PermutationEnergy):
         \operatorname{argmax}_\sigma g = \operatorname{argsort}(-\theta),
 
     exact for k ≤ 24 (log Z) and k ≤ 16 (marginals, through :func:`birkhoff_marginals` of the rank-one scores);
-    the mode breaks ties by item index. φ(σ) = ρ_σ.
+    the mode breaks ties by item index. φ(σ) = ρ_σ. Derivation: ``docs/partition.md`` §4.
 
     Parameters
     ----------
@@ -335,7 +336,7 @@ class BirkhoffEnergy(_PermutationEnergy):
 
     exact for k ≤ 24 (log Z) and k ≤ 16 (marginals, :func:`birkhoff_marginals`). The mode is
     ``scipy.optimize.linear_sum_assignment`` (Hungarian algorithm); among tied assignments it returns one of them.
-    φ(σ) = P_σ.
+    φ(σ) = P_σ. Derivation of the marginals: ``docs/partition.md`` §4.
 
     Parameters
     ----------

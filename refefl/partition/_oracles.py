@@ -107,7 +107,7 @@ def pairwise_log_partition(u, U) -> np.ndarray:
     u : array_like of shape (..., k)
         Unary scores, finite.
     U : array_like of shape (..., k, k)
-        Pairwise scores, finite, symmetric with a zero diagonal (``docs/partition.md`` §2 says why).
+        Pairwise scores, finite, symmetric with a zero diagonal (``docs/partition.md`` §4 says why).
 
     Returns
     -------
