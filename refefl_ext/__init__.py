@@ -1,8 +1,9 @@
 """Compiled (Cython) twins of refefl's hot NumPy functions.
 
-Every public kernel here has a NumPy twin of the same name and signature in ``refefl`` (registered with
-:func:`refefl._backend.numpy_twin`); a parity test pins each pair together. Kernels trust their inputs:
-validation and dtype/layout conversion happen in the public ``refefl`` functions that call them.
+Every public kernel here has a NumPy twin of the same name and signature in ``refefl``, running the same
+algorithm (the pairs are listed in ``refefl._twins.TABLE``); a parity test pins each pair together. Kernels
+trust their inputs: validation and dtype/layout conversion happen in the public ``refefl`` functions that call
+them.
 Rows are split across OpenMP threads when a batch has enough rows (see ``_config.OPENMP``).
 
 The kernels' parallel regions are short (often well under a millisecond). With OpenMP's default, threads

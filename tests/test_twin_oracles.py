@@ -5,7 +5,8 @@
 over the breakpoints) against ``projection_capped_simplex_rows_by_sort``, and the entropic
 ``projection_permutahedron_rows`` (weighted Euclidean PAV of e^{s − s_0}/e^{ℓ − ℓ_0}, or PAV in ratio form)
 against ``projection_permutahedron_rows_by_kl_pav`` (logsumexp PAV), on random rows, ties, ``-inf`` entries,
-float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the same row statuses on invalid rows.
+float32, and magnitudes up to 1e300 (float64) / 1e8 (float32); and the same row statuses on invalid rows. Last,
+the explicit table of twins (``refefl._twins``) lists every compiled kernel, and ``select`` reads it.
 """
 import numpy as np
 import pytest
@@ -216,3 +217,32 @@ def test_entropic_pav_runs_both_paths_on_ties():
         np.testing.assert_array_equal(n_blocks, want_blocks)
         used = np.arange(starts.shape[1]) <= n_blocks[:, None]  # the rest of a row of starts is unspecified
         np.testing.assert_array_equal(starts[used], want_starts[used])
+
+
+# -- the table of twins -----------------------------------------------------------------------------------------
+NOT_KERNELS = {"BUILD_FLAGS", "OPENMP", "max_threads"}
+
+
+def test_the_table_lists_every_compiled_kernel_once():
+    from refefl import _backend, _twins
+
+    names = [name for _, name in _twins.TABLE]
+    assert len(names) == len(set(names)) and len({func for func, _ in _twins.TABLE}) == len(names)
+    for func, name in _twins.TABLE:
+        assert func.__name__ == name and func.compiled_twin == name  # marked @numpy_twin, same name
+    assert _backend.TWINS == dict((name, func) for func, name in _twins.TABLE)
+    if not _backend.HAVE_EXT:
+        pytest.skip("refefl_ext is not built")
+    import refefl_ext
+
+    assert set(names) == set(refefl_ext.__all__) - NOT_KERNELS
+
+
+def test_select_reads_the_table():
+    from refefl import _backend
+
+    assert _backend.select(projection_simplex_rows, "numpy") is projection_simplex_rows
+    if _backend.HAVE_EXT:
+        assert _backend.select(projection_simplex_rows, "ext") is _backend.ext_kernel("projection_simplex_rows")
+    with pytest.raises(ValueError, match="not a NumPy twin"):
+        _backend.select(projection_simplex_rows_by_sort, "numpy")  # an oracle has no compiled twin
