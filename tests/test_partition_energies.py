@@ -204,6 +204,33 @@ def test_unary_nll_closed_form():
     assert_close(grad, 1 / (1 + np.exp(-u)) - y)
 
 
+def test_unary_nll_at_extreme_scores_has_no_cancellation():
+    u = np.array([[1e300, -1e300, 40.0, -40.0, 1e-20]])
+    y = np.array([[1, 0, 1, 0, 1]])
+    nll, grad = UnarySetEnergy(5).nll(u, y, return_grad=True)
+    tail = math.log1p(math.exp(-40.0)) - math.log(2)  # log((1 + e^-40) / 2)
+    assert_close(nll, [-2 * math.log(2) + 2 * tail + math.log1p(math.expm1(-1e-20) / 2)])
+    tiny = 1 / (1 + math.exp(40.0))  # sigmoid(-40): sigmoid(40) - 1 would round it to a multiple of 1e-16
+    np.testing.assert_allclose(grad, [[0.0, 0.0, -tiny, tiny, 1 / (1 + math.exp(1e-20)) - 1]], rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e100, 1e300])
+@pytest.mark.parametrize("kind", ["permutahedron", "birkhoff"])
+def test_permutation_oracles_at_huge_scores(kind, scale):
+    # a peaked model: the mode has p -> 1, NLL -> -log k!, marginals -> its statistic; log Z ~ scale would cancel
+    # g(mode) to noise of scale * 1e-16 if the NLL were not formed on the assignment-scaled scores
+    rng = np.random.default_rng(11)
+    k = 6
+    energy = ENERGIES[kind](k)
+    params = random_params(kind, rng, 3, k, scale=scale / (k if kind == "permutahedron" else 1))
+    mode = energy.mode(params)
+    nll, grad = energy.nll(params, mode, return_grad=True)
+    assert_close(nll, np.full(3, -math.lgamma(k + 1)))
+    np.testing.assert_allclose(grad, np.zeros_like(grad), atol=1e-11)  # the runner-up has p ~ e^-(its gap)
+    statistic = energy.vjp(params, mode[:, None], np.ones((3, 1)))
+    np.testing.assert_allclose(energy.marginals(params), statistic, atol=1e-11)
+
+
 # -- modes ----------------------------------------------------------------------------------------------------
 @given(case=cases, ties=st.booleans())
 def test_modes_are_brute_force_maximizers(case, ties):

@@ -29,7 +29,7 @@ from scipy.special import softmax
 from refefl._validation import as_float_array, check_finite, check_positive_int
 from refefl.partition import _oracles
 from refefl.partition._permanent import max_weight_assignments
-from refefl.partition._spaces import BinaryVectors, Permutations, _check_states
+from refefl.partition._spaces import BinaryVectors, Permutations, _check_states, _sigmoid
 
 class _LinearEnergy:
     """Shared validation and the exact NLL of an energy linear in its parameters; subclasses supply the maths."""
@@ -95,6 +95,10 @@ class _LinearEnergy:
         if np.ndim(y) != 2 or np.shape(y) != (n, self.k):
             raise ValueError(f"y must have shape (n, k) = ({n}, {self.k}) to match params, got {np.shape(y)}")
         targets = self._check_samples(np.asarray(y)[:, None, :], n, name="y")
+        return self._nll(params, targets, return_grad)
+
+    def _nll(self, params, targets, return_grad):
+        """log Z - g(y) and E_p φ - φ(y) for validated targets (n, 1, k)."""
         loss = self._log_partition(params) - self._value(params, targets)[:, 0]
         if not return_grad:
             return loss
@@ -156,7 +160,8 @@ class UnarySetEnergy(_SetEnergy):
         \operatorname{argmax}_y g = [u > 0]\ (\text{ties } u_i = 0 \text{ give } 0),
 
     and the NLL is the binary logistic loss minus :math:`k \log 2`, with gradient :math:`\operatorname{sigmoid}(u)
-    - y`. φ(y) = y.
+    - y`, both computed label by label from :math:`s = u (1 - 2y)` (:math:`\log\frac{1 + e^{s}}{2}` and
+    :math:`(1 - 2y) \operatorname{sigmoid}(s)`): exact for any finite u. φ(y) = y.
 
     Parameters
     ----------
@@ -182,7 +187,15 @@ class UnarySetEnergy(_SetEnergy):
         return _oracles.unary_log_partition(u)
 
     def _marginals(self, u):
-        return np.exp(-np.logaddexp(0, -u)).astype(u.dtype, copy=False)
+        return _sigmoid(u)
+
+    def _nll(self, u, targets, return_grad):
+        # log((1 + e^u)/2) - u y = log((1 + e^s)/2) with s = u (1 - 2y), and sigmoid(u) - y = (1 - 2y) sigmoid(s):
+        # no cancellation between log Z and <u, y> (at u = 1e300 their difference is -log 2, not 0)
+        sign = 1 - 2 * targets[:, 0].astype(u.dtype)
+        flipped = sign * u
+        loss = _oracles.unary_log_partition(flipped)
+        return (loss, sign * _sigmoid(flipped)) if return_grad else loss
 
     def mode(self, u) -> np.ndarray:
         """:math:`[u > 0]` per example: int8 of shape (n, k)."""
@@ -321,6 +334,10 @@ class PermutahedronEnergy(_PermutationEnergy):
         marginals = _oracles.birkhoff_marginals(_oracles.permutahedron_as_birkhoff(theta))
         return marginals @ np.arange(self.k, 0, -1, dtype=theta.dtype)
 
+    def _nll(self, theta, targets, return_grad):
+        loss = _scaled_birkhoff_nll(_oracles.permutahedron_as_birkhoff(theta), targets).astype(theta.dtype)
+        return (loss, self._marginals(theta) - _ranks(targets[:, 0]).astype(theta.dtype)) if return_grad else loss
+
     def _mode(self, theta):
         return self.space.mode(theta)
 
@@ -358,8 +375,7 @@ class BirkhoffEnergy(_PermutationEnergy):
         return Theta
 
     def _value(self, Theta, sigma):
-        n, m, k = sigma.shape
-        return Theta[np.arange(n)[:, None, None], sigma, np.arange(k)].sum(axis=-1)
+        return _assignment_values(Theta, sigma)
 
     def _vjp(self, Theta, sigma, weights):
         n, m, k = sigma.shape
@@ -372,6 +388,12 @@ class BirkhoffEnergy(_PermutationEnergy):
 
     def _marginals(self, Theta):
         return _oracles.birkhoff_marginals(Theta)
+
+    def _nll(self, Theta, targets, return_grad):
+        loss = _scaled_birkhoff_nll(Theta, targets).astype(Theta.dtype)
+        if not return_grad:
+            return loss
+        return loss, self._marginals(Theta) - self._vjp(Theta, targets, np.ones((Theta.shape[0], 1), Theta.dtype))
 
     def _mode(self, Theta):
         assignment, _ = max_weight_assignments(Theta.astype(np.float64))  # assignment[i] = rank of item i
@@ -404,6 +426,20 @@ def _icm(u, U, max_iter):
                       f"{max_iter}) on {int(active.sum())} example(s): not checked to be a single-flip local "
                       "maximum", RuntimeWarning, stacklevel=3)
     return y.astype(np.int8), ModeInfo(False, n_sweeps, ~active)
+
+
+def _assignment_values(Theta, sigma):
+    """Σ_r Θ[σ_r, r] for scores (n, k, k) and rankings (n, m, k): (n, m)."""
+    n, m, k = sigma.shape
+    return Theta[np.arange(n)[:, None, None], sigma, np.arange(k)].sum(axis=-1)
+
+
+def _scaled_birkhoff_nll(Theta, targets):
+    r""":math:`\log Z - \langle\Theta, P_y\rangle` computed on the assignment-scaled S (same model, same NLL): S is
+    exactly 0 on the best assignment, so the NLL of a near-mode y keeps its digits when :math:`|\Theta|` is huge
+    (log Z and g(y) of Θ itself would cancel)."""
+    scaled = _oracles.assignment_scaled(Theta)
+    return _oracles.birkhoff_log_partition(scaled) - _assignment_values(scaled, targets)[:, 0]
 
 
 def _ranks(sigma):

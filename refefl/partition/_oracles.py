@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from refefl._validation import as_float_array, check_finite, check_scores, common_float_dtype
-from refefl.partition._permanent import MAX_ORDER, log_permanent
+from refefl.partition._permanent import MAX_ORDER, assignment_potentials, log_permanent, max_weight_assignments
 from refefl.partition._spaces import MAX_SET_STATES, BinaryVectors
 
 #: Largest k for :func:`birkhoff_marginals`: k² permanents of order k − 1 (2^(k-2) terms each).
@@ -192,7 +192,9 @@ def birkhoff_marginals(Theta) -> np.ndarray:
         - \log\operatorname{per}\big(e^{\Theta}\big)\Big),
 
     where :math:`\Theta_{-i,-r}` deletes row i and column r (Laplace expansion of the permanent along row i). The
-    k² minors go through :func:`log_permanent` as one batch.
+    k² minors go through :func:`log_permanent` as one batch, after Θ is shifted by the dual potentials of its
+    maximum-weight assignment (rows and columns shifts leave p unchanged), so that the log-ratios stay accurate
+    for :math:`|\Theta|` up to 1e300.
 
     Parameters
     ----------
@@ -213,13 +215,11 @@ def birkhoff_marginals(Theta) -> np.ndarray:
     k = Theta.shape[-1]
     if k == 1:
         return np.ones_like(Theta)
-    keep = ~np.eye(k, dtype=bool)
-    rows = np.nonzero(keep)[1].reshape(k, k - 1)  # rows[i] = every row but i
-    # minors[..., i, r, :, :] = Theta without row i and column r
-    minors = Theta[..., rows[:, None, :, None], rows[None, :, None, :]]
-    log_minors = log_permanent(minors)
-    log_full = log_permanent(Theta)
-    return np.exp(Theta + log_minors - np.asarray(log_full)[..., None, None]).astype(Theta.dtype, copy=False)
+    scaled = assignment_scaled(Theta)
+    rows = np.nonzero(~np.eye(k, dtype=bool))[1].reshape(k, k - 1)  # rows[i] = every row (or column) but i
+    minors = scaled[..., rows[:, None, :, None], rows[None, :, None, :]]  # [..., i, r] = without row i, column r
+    log_marginals = scaled + log_permanent(minors) - np.asarray(log_permanent(scaled))[..., None, None]
+    return np.exp(np.minimum(log_marginals, 0.0)).astype(Theta.dtype, copy=False)
 
 
 # -- shared pieces ----------------------------------------------------------------------------------------------
@@ -228,6 +228,20 @@ def permutahedron_as_birkhoff(theta: np.ndarray) -> np.ndarray:
     :math:`\langle\Theta, P_\sigma\rangle = \langle\theta, \rho_\sigma\rangle`, shape (..., k, k)."""
     k = theta.shape[-1]
     return theta[..., :, None] * np.arange(k, 0, -1, dtype=theta.dtype)
+
+
+def assignment_scaled(Theta: np.ndarray) -> np.ndarray:
+    r""":math:`S = \Theta - u 1^\top - 1 v^\top \le 0` (float64) with the maximum-weight assignment's dual potentials
+    (u, v), exactly 0 on that assignment: the same model as Θ (every ranking loses :math:`\sum u + \sum v`), whose
+    log-permanents stay in [-(range of Θ), log k!] so that the marginals' log-ratios keep their digits when
+    :math:`|\Theta|` is huge (docs/permanent.md §1)."""
+    k = Theta.shape[-1]
+    weights = Theta.reshape(-1, k, k).astype(np.float64)
+    assignment, _ = max_weight_assignments(weights)  # finite Θ: always feasible
+    u, v = assignment_potentials(weights, assignment)
+    scaled = np.minimum(weights - u[:, :, None] - v[:, None, :], 0.0)
+    np.put_along_axis(scaled, assignment[:, :, None], 0.0, axis=2)
+    return scaled.reshape(Theta.shape)
 
 
 def pairwise_state_energies(u: np.ndarray, U: np.ndarray) -> np.ndarray:
