@@ -23,13 +23,13 @@ import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from scipy.special import softmax
 
 from refefl._validation import as_float_array, check_finite, check_positive_int
 from refefl.partition import _oracles
 from refefl.partition._permanent import max_weight_assignments
 from refefl.partition._spaces import BinaryVectors, Permutations, _check_states, _sigmoid
+
 
 class _LinearEnergy:
     """Shared validation and the exact NLL of an energy linear in its parameters; subclasses supply the maths."""
@@ -89,6 +89,11 @@ class _LinearEnergy:
         nll : ndarray of shape (n,)
         grad
             Only with ``return_grad=True``: of the structure of ``params``.
+
+        References
+        ----------
+        Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
+        ICML, §3 (the exact MLE that the min-min objective recovers).
         """
         params = self._check_params(params)
         n = self._n(params)
@@ -331,6 +336,7 @@ class PermutahedronEnergy(_PermutationEnergy):
         return _oracles.permutahedron_log_partition(theta)
 
     def _marginals(self, theta):
+        _oracles.check_order(self.k, _oracles.MAX_MARGINAL_ORDER, "theta")
         marginals = _oracles.birkhoff_marginals(_oracles.permutahedron_as_birkhoff(theta))
         return marginals @ np.arange(self.k, 0, -1, dtype=theta.dtype)
 
@@ -449,13 +455,14 @@ def _ranks(sigma):
 
 
 def _off_diagonal(a):
-    a = a.copy() if not a.flags.writeable else a
+    """Zero the diagonals of the (..., k, k) array ``a`` (a fresh result), in place."""
     idx = np.arange(a.shape[-1])
     a[..., idx, idx] = 0
     return a
 
 
 def _subtract(a, b):
+    """a - b for arrays or tuples of arrays (the pairwise parameters)."""
     if isinstance(a, tuple):
         return tuple(x - y for x, y in zip(a, b))
     return a - b

@@ -148,7 +148,7 @@ def permutahedron_log_partition(theta) -> np.ndarray:
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
     """
     theta = _check_finite_array(theta, "theta")
-    _check_order(theta.shape[-1], MAX_ORDER, "theta")
+    check_order(theta.shape[-1], MAX_ORDER, "theta")
     return birkhoff_log_partition(permutahedron_as_birkhoff(theta))
 
 
@@ -287,10 +287,10 @@ def _check_square(x, name: str, max_order: int) -> np.ndarray:
     x = _check_finite_array(x, name, min_ndim=2)
     if x.shape[-2] != x.shape[-1]:
         raise ValueError(f"{name} must be square over its last two axes (k, k), got shape {x.shape}")
-    _check_order(x.shape[-1], max_order, name)
+    check_order(x.shape[-1], max_order, name)
     return x
 
 
-def _check_order(k: int, max_order: int, name: str) -> None:
+def check_order(k: int, max_order: int, name: str) -> None:
     if k > max_order:
         raise ValueError(f"{name} has k = {k} items; this exact oracle handles k <= {max_order}")
