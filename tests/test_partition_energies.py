@@ -172,6 +172,25 @@ def test_nll_lower_bound_and_normalization(case):
     assert_close(np.exp(logsumexp(-nll, axis=1) - math.log(len(states))), np.ones(n), scale=100)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_sampled_min_min_at_log_z_is_unbiased_for_the_nll_with_a_proposal(kind):
+    # the training loop's path: samples from a proposal r (Bernoulli or Plackett-Luce logits), log-weights
+    # log q - log r from the space, energies from value(): the m = 2 estimate at τ = log Z averages to the NLL
+    rng = np.random.default_rng(20250607)
+    k, n, m = 4, 20000, 2
+    energy = ENERGIES[kind](k)
+    params = random_params(kind, np.random.default_rng(1), 1, k)
+    params = tuple(np.repeat(p, n, axis=0) for p in params) if kind == "pairwise" else np.repeat(params, n, axis=0)
+    proposal = np.repeat(rng.normal(size=(1, k)), n, axis=0)
+    samples, log_r = energy.space.sample(rng, n, m, proposal)
+    y = energy.space.sample(np.random.default_rng(2), 1, 1)[0][:, 0].repeat(n, axis=0)
+    g_y = energy.value(params, y[:, None])[:, 0]
+    estimate = min_min_loss(g_y, energy.value(params, samples), energy.log_partition(params),
+                            log_weights=energy.space.log_uniform - log_r)
+    nll = energy.nll(params, y)[0]
+    assert estimate.std() > 0 and abs(estimate.mean() - nll) < 4 * estimate.std() / math.sqrt(n)
+
+
 def test_nll_can_be_negative():
     energy = UnarySetEnergy(3)
     nll = energy.nll(np.full((1, 3), 20.0), np.ones((1, 3), dtype=np.int8))
