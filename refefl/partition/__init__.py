@@ -5,6 +5,7 @@ See docs/partition.md for the derivations.
 from refefl.partition._energies import (BirkhoffEnergy, ModeInfo, PairwiseSetEnergy, PermutahedronEnergy,
                                         UnarySetEnergy)
 from refefl.partition._loss import log_mean_exp_loss, min_min_loss
+from refefl.partition._networks import PartitionNetworks
 from refefl.partition._oracles import (birkhoff_log_partition, birkhoff_marginals, enumeration_log_partition,
                                        pairwise_log_partition, permutahedron_log_partition, unary_log_partition)
 from refefl.partition._permanent import log_permanent
@@ -29,4 +30,5 @@ __all__ = [
     "PermutahedronEnergy",
     "BirkhoffEnergy",
     "ModeInfo",
+    "PartitionNetworks",
 ]

@@ -1,0 +1,311 @@
+r"""Estimators of the partition-network paper: an energy network and a log-partition network over label sets
+(:class:`PartitionMultilabelClassifier`) or rankings (:class:`PartitionLabelRanker`), with a scikit-learn-style API.
+
+Both train :class:`refefl.partition.PartitionNetworks` by minibatch Adam (:func:`train_minibatch`) on one of the
+objectives of the paper's comparison: the min-min loss (energy and τ jointly, m sampled outputs per example, for
+the KL, sparsemax and Tsallis divergences), exact maximum likelihood (τ fitted to the exact log-partition in the
+same step), or the biased sampled log-likelihood (no τ).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from refefl._validation import check_positive, check_positive_int
+from refefl.estimators._inputs import check_features, check_targets
+from refefl.estimators._metrics import example_f1
+from refefl.estimators._multilabel import _check_choice, _check_rng, _check_widths
+from refefl.estimators._params import NotFittedError, ParamsMixin
+from refefl.estimators._ranking_metrics import check_rank_matrix, kendall_tau
+from refefl.estimators._training import train_minibatch
+from refefl.partition._loss import DIVERGENCES
+from refefl.partition._networks import PartitionNetworks
+from refefl.nn import tree_map
+
+OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp")
+
+
+def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(validation rows, training rows): a random ``fraction`` in [0, 1) of ``range(n)`` and the rest."""
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+        raise ValueError(f"validation_fraction must be a number in [0, 1), got {fraction!r}")
+    n_val = int(round(fraction * n))
+    if n_val >= n:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n}")
+    order = rng.permutation(n)
+    return order[:n_val], order[n_val:]
+
+
+def _sum_grads(a: dict, b: dict) -> dict:
+    return tree_map(lambda x, y: x + y, a, b)
+
+
+class _PartitionEstimator(ParamsMixin):
+    """Shared fitting and prediction; subclasses set the energies, the target conversion and the metric."""
+
+    _energies: tuple[str, ...] = ()
+    _metric_name = ""
+
+    def __init__(self, energy: str, *, objective: str = "min_min", divergence: str = "kl",
+                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
+                 tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
+                 learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
+                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
+                 random_state=None, verbose: bool = False):
+        self.energy = energy
+        self.objective = objective
+        self.divergence = divergence
+        self.alpha = alpha
+        self.n_samples = n_samples
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.tau_hidden_layer_sizes = tau_hidden_layer_sizes
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- task hooks (subclasses) ---------------------------------------------------------------------------------
+    def _check_y(self, y) -> np.ndarray:
+        """Targets as the space's states (n, k)."""
+        raise NotImplementedError
+
+    def _to_output(self, states: np.ndarray) -> np.ndarray:
+        """The space's states as what :meth:`predict` returns."""
+        raise NotImplementedError
+
+    def _metric(self, states_true: np.ndarray, states_pred: np.ndarray) -> float:
+        raise NotImplementedError
+
+    # -- fitting ---------------------------------------------------------------------------------------------------
+    def _objective_fn(self, net: PartitionNetworks, rng: np.random.Generator):
+        """``f(params, X, Y) -> (mean loss, grads)`` for the chosen objective."""
+        objective = _check_choice(self.objective, "objective", OBJECTIVES)
+        if objective == "min_min":
+            divergence = _check_choice(self.divergence, "divergence", DIVERGENCES)
+            m = check_positive_int(self.n_samples, "n_samples")
+            return lambda p, X, Y: net.min_min(p, X, Y, rng=rng, n_samples=m, divergence=divergence,
+                                               alpha=self.alpha)
+        if objective == "log_mean_exp":
+            m = check_positive_int(self.n_samples, "n_samples")
+            return lambda p, X, Y: net.log_mean_exp(p, X, Y, rng=rng, n_samples=m)
+
+        def exact(p, X, Y):  # exact MLE of the energy; τ regressed on the exact log-partition in the same step
+            loss, grads = net.exact_nll(p, X, Y)
+            return loss, _sum_grads(grads, net.log_partition_regression(p, X)[1])
+
+        return exact
+
+    def fit(self, X, y) -> "_PartitionEstimator":
+        """Fit on features ``X`` of shape (n_samples, n_features) and targets ``y`` of shape (n_samples, k)."""
+        X, Y = check_features(X), self._check_y(y)
+        if len(X) != len(Y):
+            raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(Y)}")
+        _check_choice(self.energy, "energy", self._energies)
+        rng = _check_rng(self.random_state)
+        val, train = validation_split(len(X), self.validation_fraction, rng)
+        self.mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        Z = (X - self.mean_) / self.scale_
+        self.n_features_in_, self.n_outputs_ = X.shape[1], Y.shape[1]
+        self._net = PartitionNetworks(X.shape[1], Y.shape[1], self.energy,
+                                      hidden=_check_widths(self.hidden_layer_sizes, "hidden_layer_sizes"),
+                                      tau_hidden=_check_widths(self.tau_hidden_layer_sizes, "tau_hidden_layer_sizes"),
+                                      activation=self.activation)
+        objective = self._objective_fn(self._net, rng)
+        params = self._net.init(rng)
+        result = train_minibatch(
+            lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]]), params, len(train),
+            validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
+            learning_rate=check_positive(self.learning_rate, "learning_rate"),
+            weight_decay=check_positive(self.weight_decay, "weight_decay", strict=False),
+            decay_mask=self._net.decay_mask(params), batch_size=check_positive_int(self.batch_size, "batch_size"),
+            max_epochs=check_positive_int(self.max_epochs, "max_epochs"),
+            patience=check_positive_int(self.patience, "patience"), project=self._net.project,
+            verbose=bool(self.verbose))
+        self.params_, self.history_, self.best_epoch_ = result.params, result.history, result.best_epoch
+        self.n_iter_ = len(result.history)
+        return self
+
+    def _validator(self, Z_val: np.ndarray, Y_val: np.ndarray):
+        key = f"val_{self._metric_name}"
+
+        def validate(params):
+            score = self._metric(Y_val, self._net.mode(params, Z_val))
+            return -score, {key: score}
+
+        return validate
+
+    # -- prediction ------------------------------------------------------------------------------------------------
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "params_")
+
+    def _standardized(self, X) -> np.ndarray:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+        return (check_features(X, self.n_features_in_, type(self).__name__) - self.mean_) / self.scale_
+
+    def predict(self, X) -> np.ndarray:
+        r"""The mode :math:`\operatorname{argmax}_y g_W(x, y)` of the energy for each row."""
+        Z = self._standardized(X)
+        return self._to_output(self._net.mode(self.params_, Z))
+
+    def predict_log_partition(self, X) -> np.ndarray:
+        r"""The partition network's :math:`\tau_V(x)`, ndarray of shape (n_samples,): an estimate of
+        :math:`\log \mathbb E_{y \sim q} e^{g_W(x, y)}` (exact at the optimum for ``divergence="kl"``)."""
+        Z = self._standardized(X)
+        if self.objective == "log_mean_exp":
+            raise ValueError("objective='log_mean_exp' trains no partition network; use 'min_min' or 'exact_mle'")
+        return self._net.log_partition_estimate(self.params_, Z)[0]
+
+    def exact_log_partition(self, X) -> np.ndarray:
+        r"""The energy's exact :math:`\log \mathbb E_{y \sim q} e^{g_W(x, y)}` (its oracle), shape (n_samples,)."""
+        Z = self._standardized(X)
+        return self._net.energy.log_partition(self._net.energy_params(self.params_, Z)[0])
+
+    def score(self, X, y) -> float:
+        """The task's metric of :meth:`predict` on (X, y)."""
+        Z = self._standardized(X)
+        return self._metric(self._check_y(y), self._net.mode(self.params_, Z))
+
+
+_PARAMETERS_DOC = r"""
+    objective : {"min_min", "exact_mle", "log_mean_exp"}, default "min_min"
+        The min-min loss (energy and τ jointly); exact maximum likelihood (the energy's log-partition oracle,
+        τ regressed on it in the same step); the biased sampled log-likelihood (no τ).
+    divergence : {"kl", "tsallis", "sparsemax"}, default "kl"
+        Of the min-min loss (:func:`refefl.partition.min_min_loss`): "kl" is the logistic model
+        :math:`p = q e^{g - \tau}`, "sparsemax" the sparse :math:`p = q [g - \tau]_+`.
+    alpha : float in (1, 2], optional
+        Tsallis index (``divergence="tsallis"`` only).
+    n_samples : int, default 100
+        m, outputs sampled uniformly per example and step (min-min and log-mean-exp objectives).
+    hidden_layer_sizes, tau_hidden_layer_sizes : tuple of int, default () and (32,)
+        Hidden widths of the energy network f_W and of the partition network h_V.
+    activation : str, default "relu"
+    learning_rate, weight_decay, batch_size, max_epochs, patience : as in
+        :class:`~refefl.estimators.EnergyMultilabelClassifier` (Adam; L2 on weight matrices and U).
+    validation_fraction : float, default 0.2
+        Held-out rows for early stopping on the task's metric of the mode.
+    random_state : None, int or numpy.random.Generator
+        Seeds the split, the initialization, the minibatches and the samples.
+    verbose : bool, default False
+
+    Attributes
+    ----------
+    params_ : dict
+        ``{"energy": [...], "tau": [...]}`` (and ``"pairwise"``: U).
+    mean_, scale_ : ndarray of shape (n_features,)
+    n_features_in_, n_outputs_ : int
+    history_ : list of dict
+        Per epoch: ``train_loss``, the validation metric, seconds (:func:`train_minibatch`).
+    best_epoch_, n_iter_ : int
+"""
+
+
+class PartitionMultilabelClassifier(_PartitionEstimator):
+    __doc__ = r"""Multilabel classifier with an energy network and a log-partition network (min-min training).
+
+    .. math::
+
+        g_W(x, y) = \langle u_W(x), y\rangle \;\big(+ \tfrac12\langle y, U y\rangle\big), \quad y \in \{0,1\}^k,
+        \qquad \hat y(x) = \operatorname{argmax}_y g_W(x, y),
+
+    trained on :math:`\frac1n\sum_i \tau(x_i) + \mathbb E_{y' \sim q} f^*(g(x_i, y') - \tau(x_i)) - g(x_i, y_i)`
+    by sampling (q uniform on the 2^k label sets). ``score`` is the example-based F1.
+
+    Parameters
+    ----------
+    energy : {"unary", "pairwise"}, default "unary"
+        U is learned, shared, symmetric with a zero diagonal; the mode is exact by enumeration for k ≤ 16,
+        iterated conditional modes beyond.
+""" + _PARAMETERS_DOC + r"""
+    References
+    ----------
+    Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
+    ICML, §3 and §5 (multilabel classification).
+    """
+
+    _energies = ("unary", "pairwise")
+    _metric_name = "example_f1"
+
+    def __init__(self, energy: str = "unary", *, objective: str = "min_min", divergence: str = "kl",
+                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
+                 tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
+                 learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
+                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
+                 random_state=None, verbose: bool = False):
+        super().__init__(energy, objective=objective, divergence=divergence, alpha=alpha, n_samples=n_samples,
+                         hidden_layer_sizes=hidden_layer_sizes, tau_hidden_layer_sizes=tau_hidden_layer_sizes,
+                         activation=activation, learning_rate=learning_rate, weight_decay=weight_decay,
+                         batch_size=batch_size, max_epochs=max_epochs, patience=patience,
+                         validation_fraction=validation_fraction, random_state=random_state, verbose=verbose)
+
+    def _check_y(self, y) -> np.ndarray:
+        return check_targets(y).astype(np.int8)
+
+    def _to_output(self, states: np.ndarray) -> np.ndarray:
+        return states.astype(np.int64)
+
+    def _metric(self, states_true, states_pred) -> float:
+        return example_f1(states_true, states_pred)
+
+
+class PartitionLabelRanker(_PartitionEstimator):
+    __doc__ = r"""Label ranker with an energy network and a log-partition network (min-min training).
+
+    .. math::
+
+        g_W(x, \sigma) = \langle \theta_W(x), \rho_\sigma\rangle \;\text{(permutahedron)} \quad\text{or}\quad
+        \langle \Theta_W(x), P_\sigma\rangle \;\text{(Birkhoff)}, \qquad
+        \hat\sigma(x) = \operatorname{argmax}_\sigma g_W(x, \sigma),
+
+    over the k! rankings with q uniform. Targets and predictions are in rank form (``y[i, j]`` = position of
+    label j, 1 = most preferred, as :func:`refefl.datasets.load_label_ranking` returns them); ``score`` is the
+    mean Kendall τ.
+
+    Parameters
+    ----------
+    energy : {"permutahedron", "birkhoff"}, default "permutahedron"
+        The modes are an argsort and a maximum-weight assignment (Hungarian).
+""" + _PARAMETERS_DOC + r"""
+    References
+    ----------
+    Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
+    ICML, §3 and §5 (label ranking).
+    """
+
+    _energies = ("permutahedron", "birkhoff")
+    _metric_name = "kendall_tau"
+
+    def __init__(self, energy: str = "permutahedron", *, objective: str = "min_min", divergence: str = "kl",
+                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
+                 tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
+                 learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
+                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
+                 random_state=None, verbose: bool = False):
+        super().__init__(energy, objective=objective, divergence=divergence, alpha=alpha, n_samples=n_samples,
+                         hidden_layer_sizes=hidden_layer_sizes, tau_hidden_layer_sizes=tau_hidden_layer_sizes,
+                         activation=activation, learning_rate=learning_rate, weight_decay=weight_decay,
+                         batch_size=batch_size, max_epochs=max_epochs, patience=patience,
+                         validation_fraction=validation_fraction, random_state=random_state, verbose=verbose)
+
+    def _check_y(self, y) -> np.ndarray:
+        """Rank form (positions 1..k) to orderings (the label at each position, best first)."""
+        Y = check_rank_matrix(y, "y")
+        k = Y.shape[1]
+        if not (np.sort(Y, axis=1) == np.arange(1, k + 1)).all():
+            raise ValueError(f"y must be rankings in rank form: each row a permutation of 1..{k}")
+        return np.argsort(Y, axis=1)
+
+    def _to_output(self, states: np.ndarray) -> np.ndarray:
+        return np.argsort(states, axis=1).astype(np.int64) + 1
+
+    def _metric(self, states_true, states_pred) -> float:
+        return kendall_tau(np.argsort(states_true, axis=1), np.argsort(states_pred, axis=1))

@@ -1,0 +1,263 @@
+r"""An energy network and a log-partition network, and the objectives that train them (jointly or not).
+
+The energy network maps features to the parameters of one of the structured energies of
+:mod:`refefl.partition._energies`, :math:`g_W(x, y) = \langle f_W(x), \phi(y)\rangle` (plus
+:math:`\frac12\langle y, Uy\rangle` with one learned U shared by every x for the pairwise energy); the partition
+network is a separate MLP :math:`\tau_V(x) \in \mathbb R`. Each objective returns its mean over a minibatch and
+its gradient in every parameter, through the hand-written backward passes of :class:`refefl.nn.MLP`:
+
+- :meth:`PartitionNetworks.min_min`: the unbiased min-min loss of :func:`refefl.partition.min_min_loss` with m
+  sampled outputs per example (W and V trained together);
+- :meth:`PartitionNetworks.log_mean_exp`: the biased sampled log-likelihood (τ unused);
+- :meth:`PartitionNetworks.exact_nll`: the exact negative log-likelihood from the energy's oracle (exact MLE);
+- :meth:`PartitionNetworks.log_partition_regression`: ½(τ(x) − log Z(x))², which fits τ to the exact
+  log-partition of a fixed energy (what τ should learn; used to compare with the jointly learned one).
+
+Derivations: ``docs/partition.md``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from refefl.nn import MLP
+from refefl.partition._energies import BirkhoffEnergy, PairwiseSetEnergy, PermutahedronEnergy, UnarySetEnergy
+from refefl.partition._loss import log_mean_exp_loss, min_min_loss
+
+#: the energies a network can feed, by name
+ENERGIES = {"unary": UnarySetEnergy, "pairwise": PairwiseSetEnergy, "permutahedron": PermutahedronEnergy,
+            "birkhoff": BirkhoffEnergy}
+
+
+def _symmetric_zero_diagonal(A: np.ndarray) -> np.ndarray:
+    """(A + Aᵀ)/2 with its diagonal set to 0: the admissible pairwise matrices."""
+    U = (A + A.T) / 2
+    np.fill_diagonal(U, 0.0)
+    return U
+
+
+class PartitionNetworks:
+    r"""An energy network :math:`g_W(x, y)` over a combinatorial output space and a partition network
+    :math:`\tau_V(x)`.
+
+    .. math::
+
+        g_W(x, y) = \langle f_W(x), \phi(y)\rangle \;\big(+ \tfrac12 \langle y, U y\rangle\big), \qquad
+        \tau_V(x) = h_V(x),
+
+    with MLPs :math:`f_W: \mathbb R^d \to \mathbb R^{p}` (p = k for the unary, pairwise and permutahedron
+    energies, k² for the Birkhoff one, reshaped to k × k) and :math:`h_V: \mathbb R^d \to \mathbb R`.
+    Parameters are a dict ``{"energy": [...], "tau": [...]}`` (and ``"pairwise"``: U of shape (k, k),
+    symmetric with a zero diagonal, for the pairwise energy); the object holds no state.
+
+    Parameters
+    ----------
+    n_features : int
+    k : int
+        Number of labels (sets) or items (rankings).
+    energy : {"unary", "pairwise", "permutahedron", "birkhoff"}
+    hidden : sequence of int, default ()
+        Hidden widths of f_W (() is linear).
+    tau_hidden : sequence of int, default (32,)
+        Hidden widths of h_V.
+    activation : str, default "relu"
+
+    References
+    ----------
+    Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
+    ICML, §3 (the min-min objective over (g, τ)) and §5 (energy and partition networks, the baselines).
+    """
+
+    def __init__(self, n_features: int, k: int, energy: str, *, hidden: Sequence[int] = (),
+                 tau_hidden: Sequence[int] = (32,), activation: str = "relu"):
+        if energy not in ENERGIES:
+            raise ValueError(f"energy must be one of {tuple(ENERGIES)}, got {energy!r}")
+        self.energy_name = energy
+        self.energy = ENERGIES[energy](k)
+        self.space = self.energy.space
+        self.k = self.energy.k
+        n_out = self.k * self.k if energy == "birkhoff" else self.k
+        self.energy_net = MLP((n_features, *hidden, n_out), activation=activation)
+        self.tau_net = MLP((n_features, *tau_hidden, 1), activation=activation)
+
+    # -- parameters -----------------------------------------------------------------------------------------------
+    def init(self, rng: np.random.Generator) -> dict:
+        """Fresh parameters: the MLPs' initializations with their output layers (and U) at zero, so that training
+        starts from the base measure itself, g = 0, where τ = 0 is the exact log-partition (a τ far below
+        log Z makes the min-min loss's exponentials, and the first Adam moments, huge)."""
+        params = {"energy": _zero_output(self.energy_net.init(rng)), "tau": _zero_output(self.tau_net.init(rng))}
+        if self.energy_name == "pairwise":
+            params["pairwise"] = np.zeros((self.k, self.k))
+        return params
+
+    def project(self, params: dict) -> dict:
+        """Keep U symmetric with a zero diagonal (exactly) after an optimizer step; the identity otherwise."""
+        if "pairwise" not in params:
+            return params
+        return {**params, "pairwise": _symmetric_zero_diagonal(params["pairwise"])}
+
+    def decay_mask(self, params: dict) -> dict:
+        """Weight matrices and U are decayed, biases are not (for the training loop's L2 penalty)."""
+        mask = {name: [{"W": True, "b": False} for _ in params[name]] for name in ("energy", "tau")}
+        if "pairwise" in params:
+            mask["pairwise"] = True
+        return mask
+
+    # -- forward passes -------------------------------------------------------------------------------------------
+    def energy_params(self, params: dict, X: np.ndarray):
+        """The energy's parameters for each row of X (u, θ of shape (n, k); Θ (n, k, k); the pair (u, U) with U
+        broadcast to (n, k, k)), and the network's cache."""
+        out, cache = self.energy_net.forward(params["energy"], X)
+        if self.energy_name == "birkhoff":
+            return out.reshape(-1, self.k, self.k), cache
+        if self.energy_name == "pairwise":
+            return (out, np.broadcast_to(params["pairwise"], (len(out), self.k, self.k))), cache
+        return out, cache
+
+    def log_partition_estimate(self, params: dict, X: np.ndarray):
+        """τ_V(x) of shape (n,), and the network's cache."""
+        out, cache = self.tau_net.forward(params["tau"], X)
+        return out[:, 0], cache
+
+    def mode(self, params: dict, X: np.ndarray) -> np.ndarray:
+        r""":math:`\operatorname{argmax}_y g_W(x, y)` per row (the energy's mode oracle)."""
+        return self.energy.mode(self.energy_params(params, X)[0])
+
+    # -- backward -------------------------------------------------------------------------------------------------
+    def _energy_backward(self, params: dict, cache, d_energy) -> dict:
+        """Gradients of W (and U) from the gradient in the energy's parameters."""
+        if self.energy_name == "pairwise":
+            d_out, d_U = d_energy
+            grads = {"pairwise": d_U.sum(axis=0)}
+        else:
+            d_out, grads = d_energy, {}
+        _, grads["energy"] = self.energy_net.backward(cache, np.reshape(d_out, (len(d_out), -1)))
+        return grads
+
+    def _zero_tau(self, params: dict) -> list:
+        return [{name: np.zeros_like(value) for name, value in layer.items()} for layer in params["tau"]]
+
+    def _energies(self, params, X, Y, samples):
+        """Energy parameters, cache, g of the targets (n,) and of the samples (n, m)."""
+        theta, cache = self.energy_params(params, X)
+        return theta, cache, self.energy.value(theta, Y[:, None, :])[:, 0], self.energy.value(theta, samples)
+
+    def _sample(self, rng, n: int, n_samples: int, proposal=None):
+        """m samples per row from the proposal (uniform q when None) and their log importance weights log q/r."""
+        samples, log_prob = self.space.sample(rng, n, n_samples, proposal)
+        return samples, (None if proposal is None else self.space.log_uniform - log_prob)
+
+    # -- objectives: (mean over the rows, gradient in every parameter) --------------------------------------------
+    def min_min(self, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.random.Generator, n_samples: int,
+                divergence: str = "kl", alpha: float | None = None, proposal=None) -> tuple[float, dict]:
+        r"""The sampled min-min objective and its gradient in (W, U, V).
+
+        .. math::
+
+            \frac1n \sum_i \tau_V(x_i) + \frac1m \sum_j w_{ij}\, f^*\big(g_W(x_i, y'_{ij}) - \tau_V(x_i)\big)
+            - g_W(x_i, y_i), \qquad y'_{ij} \sim r,
+
+        an unbiased estimate of the min-min objective for every m (:func:`refefl.partition.min_min_loss`).
+
+        Parameters
+        ----------
+        params : dict
+        X : ndarray of shape (n, d)
+        Y : ndarray of shape (n, k)
+            Observed states (label sets in {0, 1}; rankings as orderings, best first).
+        rng : numpy.random.Generator
+            Draws the samples.
+        n_samples : int
+            m ≥ 1.
+        divergence, alpha
+            As in :func:`refefl.partition.min_min_loss`.
+        proposal : ndarray of shape (n, k), optional
+            Logits of an importance proposal r (Bernoulli for sets, Plackett-Luce for rankings); q itself when None.
+
+        References
+        ----------
+        Sander, Roulet, Liu, Blondel (2025), ICML, §3 (the min-min objective), §4 (f-divergences).
+        """
+        n = len(X)
+        samples, log_weights = self._sample(rng, n, n_samples, proposal)
+        theta, cache, g_target, g_samples = self._energies(params, X, Y, samples)
+        tau, tau_cache = self.log_partition_estimate(params, X)
+        loss, (d_target, d_samples, d_tau) = min_min_loss(g_target, g_samples, tau, divergence=divergence,
+                                                          alpha=alpha, log_weights=log_weights, return_grad=True)
+        d_energy = _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None] / n),
+                        self.energy.vjp(theta, samples, d_samples / n))
+        grads = self._energy_backward(params, cache, d_energy)
+        _, grads["tau"] = self.tau_net.backward(tau_cache, (d_tau / n)[:, None])
+        return float(loss.mean()), _like(params, grads)
+
+    def log_mean_exp(self, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.random.Generator,
+                     n_samples: int, proposal=None) -> tuple[float, dict]:
+        r"""The biased sampled NLL :math:`\frac1n\sum_i \log\frac1m\sum_j w_{ij} e^{g(x_i, y'_{ij})} - g(x_i, y_i)`
+        (:func:`refefl.partition.log_mean_exp_loss`) and its gradient in (W, U); V gets a zero gradient.
+
+        References
+        ----------
+        Sander, Roulet, Liu, Blondel (2025), ICML, §3 (the naive sampled objective, biased for finite m).
+        """
+        n = len(X)
+        samples, log_weights = self._sample(rng, n, n_samples, proposal)
+        theta, cache, g_target, g_samples = self._energies(params, X, Y, samples)
+        loss, (d_target, d_samples) = log_mean_exp_loss(g_target, g_samples, log_weights=log_weights,
+                                                        return_grad=True)
+        d_energy = _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None] / n),
+                        self.energy.vjp(theta, samples, d_samples / n))
+        grads = self._energy_backward(params, cache, d_energy)
+        grads["tau"] = self._zero_tau(params)
+        return float(loss.mean()), _like(params, grads)
+
+    def exact_nll(self, params: dict, X: np.ndarray, Y: np.ndarray) -> tuple[float, dict]:
+        r"""The exact NLL :math:`\frac1n\sum_i \log \mathbb E_q e^{g(x_i, \cdot)} - g(x_i, y_i)` (the energy's
+        oracle) and its gradient in (W, U); V gets a zero gradient.
+
+        References
+        ----------
+        Sander, Roulet, Liu, Blondel (2025), ICML, §5 (the exact maximum-likelihood baseline).
+        """
+        theta, cache = self.energy_params(params, X)
+        loss, d_theta = self.energy.nll(theta, Y, return_grad=True)
+        grads = self._energy_backward(params, cache, _scale(d_theta, 1.0 / len(X)))
+        grads["tau"] = self._zero_tau(params)
+        return float(loss.mean()), _like(params, grads)
+
+    def log_partition_regression(self, params: dict, X: np.ndarray) -> tuple[float, dict]:
+        r""":math:`\frac1n \sum_i \tfrac12 (\tau_V(x_i) - \log Z_W(x_i))^2` and its gradient in V (W and U held).
+
+        References
+        ----------
+        Sander, Roulet, Liu, Blondel (2025), ICML, §3 (τ* = log Z is the minimizer over τ of the KL objective).
+        """
+        theta, _ = self.energy_params(params, X)
+        tau, cache = self.log_partition_estimate(params, X)
+        residual = tau - self.energy.log_partition(theta)
+        _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None])
+        grads = {"energy": [{name: np.zeros_like(v) for name, v in layer.items()} for layer in params["energy"]],
+                 "tau": d_tau}
+        if "pairwise" in params:
+            grads["pairwise"] = np.zeros_like(params["pairwise"])
+        return float(0.5 * np.mean(residual**2)), _like(params, grads)
+
+
+def _zero_output(layers: list[dict]) -> list[dict]:
+    """MLP parameters with the last layer's weights and bias set to 0."""
+    last = {name: np.zeros_like(value) for name, value in layers[-1].items()}
+    return [*layers[:-1], last]
+
+
+def _like(params: dict, grads: dict) -> dict:
+    """``grads`` with the keys in the order of ``params`` (pytrees are flattened in key order)."""
+    return {key: grads[key] for key in params}
+
+
+def _add(a, b):
+    """a + b for arrays or pairs of arrays (the pairwise energy's parameters)."""
+    return tuple(x + y for x, y in zip(a, b)) if isinstance(a, tuple) else a + b
+
+
+def _scale(a, c: float):
+    return tuple(x * c for x in a) if isinstance(a, tuple) else a * c
