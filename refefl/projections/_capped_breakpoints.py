@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from refefl.projections._simplex import compact_rows
+
 _PIVOT_STRIDE = 7919  # the pivot scan starts at step · 7919 (mod k): a position that varies between steps
 
 
@@ -75,24 +77,33 @@ def _bracket_root(z: np.ndarray, s: float) -> tuple[Probe, np.ndarray]:
     A probe at p narrows a bracket g(lo) ≥ s > g(hi). Newton's step t = p + (g(p) − s)/|F(p)| is exact once p is
     on the root's linear piece, so a row stops as soon as t falls between the breakpoints next to p; a step that
     leaves more than 3/4 of the entries undecided is followed by a pivot on a breakpoint inside the bracket, and
-    a row with none inside stops: the piece it found last holds the root.
+    a row with none inside stops: the piece it found last holds the root. After each probe the entries that the
+    bracket fixes at 0 (z ≤ lo) or 1 (z − 1 ≥ hi) leave the candidate list, as in the .pyx: the number fixed at 1
+    is added to g, and the breakpoints next to the bracket's ends stand for theirs (``Fixed`` in the .pyx).
     """
     n_rows, k = z.shape
     lo, hi = np.full(n_rows, -np.inf), np.full(n_rows, np.inf)
     p = np.max(z, axis=1) - 1.0
     previous, newton, step = np.full(n_rows, k), np.ones(n_rows, dtype=bool), np.zeros(n_rows, dtype=np.intp)
+    n_one, fixed_below, fixed_above = np.zeros(n_rows), np.full(n_rows, -np.inf), np.full(n_rows, np.inf)
     last = Probe(np.empty(n_rows), np.empty(n_rows, dtype=np.intp), np.empty(n_rows), np.empty(n_rows))
     at = np.empty(n_rows)
-    active = np.arange(n_rows)
+    active, candidates = np.arange(n_rows), z
     while active.size:
-        rows, pa = z[active], p[active]
-        pr = probe(rows, pa)
+        pa = p[active]
+        pr = probe(candidates, pa)
+        pr = Probe(pr.g + n_one[active], pr.slope,
+                   np.maximum(pr.below, np.where(fixed_below[active] <= pa, fixed_below[active], -np.inf)),
+                   np.minimum(pr.above, np.where(fixed_above[active] > pa, fixed_above[active], np.inf)))
         for field, value in zip(last, pr):
             field[active] = value
         at[active] = pa
         right = pr.g >= s
-        count = np.where(right, _undecided(rows, pa, hi[active]), _undecided(rows, lo[active], pa))
+        count = np.where(right, _undecided(candidates, pa, hi[active]), _undecided(candidates, lo[active], pa))
         lo[active], hi[active] = np.where(right, pa, lo[active]), np.where(right, hi[active], pa)
+        # the dropped entries' breakpoints lie beyond the bracket's ends: the nearest ones stand for them all
+        fixed_below[active] = np.where(right, pr.below, fixed_below[active])
+        fixed_above[active] = np.where(right, fixed_above[active], np.where(pr.below == pa, pa, pr.above))
         # Newton on the piece through p: exact if the root is on it (a flat piece at level s holds it too)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(pr.slope > 0, pa + (pr.g - s) / pr.slope, np.where(pr.g == s, pa, np.nan))
@@ -101,10 +112,28 @@ def _bracket_root(z: np.ndarray, s: float) -> tuple[Probe, np.ndarray]:
         newton[active] = (lo[active] < t) & (t < hi[active]) & (~newton[active] | (4 * count <= 3 * previous[active]))
         previous[active] = count
         step[active] += 1
-        pivot = _pivot(rows, lo[active], hi[active], step[active])
+        pivot = _pivot(candidates, lo[active], hi[active], step[active])
         p[active] = np.where(newton[active], t, pivot)
-        active = active[~found & (newton[active] | ~np.isnan(pivot))]
+        going = ~found & (newton[active] | ~np.isnan(pivot))
+        active, candidates = active[going], candidates[going]
+        candidates = _compact(candidates, lo[active], hi[active], n_one, active)
     return last, at
+
+
+def _compact(candidates, lo, hi, n_one, active) -> np.ndarray:
+    """The candidates not fixed by the bracket (lo, hi), counting into ``n_one[active]`` those fixed at 1
+    (``collect`` and ``compact`` in the .pyx; beyond 2**53, where z − 1 rounds to z, an entry stays a candidate).
+
+    As the .pyx copies a row out only once at most half of it is left, the lists (padded to the longest) are
+    compacted only when that halves their width; they are otherwise kept whole, with nothing counted.
+    """
+    one_less = candidates - 1.0
+    at_one = (one_less >= hi[:, None]) & (one_less != candidates)
+    keep = (candidates > lo[:, None]) & ~at_one
+    if 2 * np.count_nonzero(keep, axis=1).max(initial=0) > candidates.shape[1]:
+        return candidates
+    n_one[active] += np.count_nonzero(at_one, axis=1)
+    return compact_rows(candidates, keep)
 
 
 def newton_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
