@@ -140,7 +140,8 @@ def newton_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray,
     """Adjacent breakpoints b_- < b_+ of each row with g(b_-) ≥ s > g(b_+), and g(b_-), without sorting.
 
     The Newton search (:func:`_bracket_root`), then ``settle`` of the .pyx: the piece of the last probe is
-    moved to the adjacent breakpoints by exact probes at breakpoints (one breakpoint down while rounding puts g
+    moved to the adjacent breakpoints by exact probes at breakpoints, over whole rows here (the .pyx probes its
+    candidate list and the stand-ins of the dropped entries) (one breakpoint down while rounding puts g
     below s at b_-, up while g(b_+) ≥ s), skipped where g, linear on that piece, is on either side of s by far
     more than any rounding of the sums (g(b_-) is then that linear value, ≠ s). Rows whose m finite scores
     equal s (the set is a point) are not searched: b_- = −inf, b_+ = +inf, g = m. b_- = −inf (g = m) also when
