@@ -246,3 +246,16 @@ def test_select_reads_the_table():
         assert _backend.select(projection_simplex_rows, "ext") is _backend.ext_kernel("projection_simplex_rows")
     with pytest.raises(ValueError, match="not a NumPy twin"):
         _backend.select(projection_simplex_rows_by_sort, "numpy")  # an oracle has no compiled twin
+
+
+@pytest.mark.parametrize("s", [1.0, 2.5, 100.0])
+def test_newton_capped_simplex_long_rows_of_unequal_candidate_counts(s):
+    # rows of 600 scores whose candidate lists shrink at different steps: the search splits them into groups
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(30, 600)) * rng.choice([0.1, 1.0, 30.0], size=(30, 1))
+    x[::3, :300] -= 50.0
+    x[::4, 0] = -np.inf
+    got, free, _ = _capped(projection_capped_simplex_rows, x, s)
+    want, want_free, _ = _capped(projection_capped_simplex_rows_by_sort, x, s)
+    np.testing.assert_array_equal(free, want_free)
+    assert_close(got, want)

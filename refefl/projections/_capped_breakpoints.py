@@ -25,6 +25,7 @@ import numpy as np
 from refefl.projections._simplex import compact_rows
 
 _PIVOT_STRIDE = 7919  # the pivot scan starts at step · 7919 (mod k): a position that varies between steps
+_SPLIT_MIN = 256  # candidate lists narrower than this stay in one group (see _compact)
 
 
 class Probe(NamedTuple):
@@ -88,8 +89,9 @@ def _bracket_root(z: np.ndarray, s: float) -> tuple[Probe, np.ndarray]:
     n_one, fixed_below, fixed_above = np.zeros(n_rows), np.full(n_rows, -np.inf), np.full(n_rows, np.inf)
     last = Probe(np.empty(n_rows), np.empty(n_rows, dtype=np.intp), np.empty(n_rows), np.empty(n_rows))
     at = np.empty(n_rows)
-    active, candidates = np.arange(n_rows), z
-    while active.size:
+    groups = [(np.arange(n_rows), z)]  # rows whose candidate lists are padded to a common width
+    while groups:
+        active, candidates = groups.pop()
         pa = p[active]
         pr = probe(candidates, pa)
         pr = Probe(pr.g + n_one[active], pr.slope,
@@ -116,24 +118,29 @@ def _bracket_root(z: np.ndarray, s: float) -> tuple[Probe, np.ndarray]:
         p[active] = np.where(newton[active], t, pivot)
         going = ~found & (newton[active] | ~np.isnan(pivot))
         active, candidates = active[going], candidates[going]
-        candidates = _compact(candidates, lo[active], hi[active], n_one, active)
+        groups += _compact(candidates, lo[active], hi[active], n_one, active)
     return last, at
 
 
-def _compact(candidates, lo, hi, n_one, active) -> np.ndarray:
-    """The candidates not fixed by the bracket (lo, hi), counting into ``n_one[active]`` those fixed at 1
-    (``collect`` and ``compact`` in the .pyx; beyond 2**53, where z − 1 rounds to z, an entry stays a candidate).
+def _compact(candidates, lo, hi, n_one, active) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rows ``active`` as groups of (rows, candidate lists): the lists without the entries fixed by the
+    bracket (lo, hi), counting into ``n_one`` those fixed at 1 (``collect`` and ``compact`` in the .pyx; beyond
+    2**53, where z − 1 rounds to z, an entry stays a candidate).
 
-    As the .pyx copies a row out only once at most half of it is left, the lists (padded to the longest) are
-    compacted only when that halves their width; they are otherwise kept whole, with nothing counted.
+    As the .pyx copies a row out only once at most half of it is left, only the rows whose list that halves are
+    compacted (together, padded to the longest); the others are kept whole, with nothing counted. Lists narrower
+    than :data:`_SPLIT_MIN` are not split (each group costs a few NumPy calls per step, and splits again): they
+    are compacted once all of them are narrow.
     """
     one_less = candidates - 1.0
     at_one = (one_less >= hi[:, None]) & (one_less != candidates)
     keep = (candidates > lo[:, None]) & ~at_one
-    if 2 * np.count_nonzero(keep, axis=1).max(initial=0) > candidates.shape[1]:
-        return candidates
-    n_one[active] += np.count_nonzero(at_one, axis=1)
-    return compact_rows(candidates, keep)
+    narrow = 2 * np.count_nonzero(keep, axis=1) <= candidates.shape[1]
+    if candidates.shape[1] < _SPLIT_MIN:
+        narrow[:] = narrow.all()
+    n_one[active[narrow]] += np.count_nonzero(at_one[narrow], axis=1)
+    groups = [(active[narrow], compact_rows(candidates[narrow], keep[narrow])), (active[~narrow], candidates[~narrow])]
+    return [(rows, lists) for rows, lists in groups if rows.size]
 
 
 def newton_breakpoints(z: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
