@@ -2,8 +2,8 @@
 ``refefl.projections._capped_simplex.projection_capped_simplex_rows`` (the entropic map is in _capped_entropic.pyx).
 
 y = clip(x − τ, 0, 1), and g(τ) = Σ clip(x_i − τ, 0, 1) is piecewise linear with breakpoints
-x_i − 1 and x_i, searched without sorting (the NumPy twin runs the same search, its candidate lists padded to
-the longest row: newton_breakpoints in refefl/projections/_capped_breakpoints.py): a *probe* at a point p is one
+x_i − 1 and x_i, searched without sorting (the NumPy twin runs the same search, its candidate lists padded in
+groups of rows: newton_breakpoints in refefl/projections/_capped_breakpoints.py): a *probe* at a point p is one
 pass that returns g(p), the slope count |F(p)| = #{x_i − 1 ≤ p < x_i} and the breakpoints next to p. Newton's
 step t = p + (g(p) − s)/|F(p)| is exact once p lies on the root's linear piece (Cominetti, Mascarenhas, Silva
 2014, "A Newton's method for the continuous quadratic knapsack problem", Math. Prog. Comp. 6), so the search
