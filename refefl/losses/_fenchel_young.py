@@ -45,18 +45,53 @@ class FenchelYoungLoss:
         dtype = np.result_type(theta, y)
         return theta.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
+    def _value(self, theta: np.ndarray, y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+        """L_Ω(θ; y) in the second form, for validated inputs and ŷ = ŷ_Ω(θ)."""
+        omega = self.regularizer
+        loss = inner_on_support(theta, y_hat - y) + omega._value(y) - omega._value(y_hat)
+        return np.maximum(loss, 0)
+
     def value(self, theta, y) -> np.ndarray:
         """Per-row losses L_Ω(θ; y), of shape ``theta.shape[:-1]``."""
         theta, y = self._checked(theta, y)
-        omega = self.regularizer
-        y_hat = omega._predict(theta)
-        loss = inner_on_support(theta, y_hat - y) + omega._value(y) - omega._value(y_hat)
-        return np.maximum(loss, 0)
+        return self._value(theta, y, self.regularizer._predict(theta))
 
     def grad(self, theta, y) -> np.ndarray:
         """∇_θ L_Ω(θ; y) = ŷ_Ω(θ) − y, of the shape of θ."""
         theta, y = self._checked(theta, y)
         return self.regularizer._predict(theta) - y
+
+    def value_and_grad(self, theta, y) -> tuple[np.ndarray, np.ndarray]:
+        r"""The loss and its gradient from one regularized prediction ŷ = ŷ_Ω(θ).
+
+        .. math::
+
+            L_\Omega(\theta; y) = \Omega^*(\theta) + \Omega(y) - \langle \theta, y\rangle, \qquad
+            \nabla_\theta L_\Omega(\theta; y) = \hat y_\Omega(\theta) - y,
+
+        the same arrays as ``(value(theta, y), grad(theta, y))``, with one solve instead of two.
+
+        Parameters
+        ----------
+        theta : array_like of shape (..., k)
+            Scores θ.
+        y : array_like of shape (..., k)
+            Targets in the domain of Ω.
+
+        Returns
+        -------
+        value : ndarray of shape (...,)
+            Per-row losses.
+        grad : ndarray of shape (..., k)
+            ŷ − y.
+
+        References
+        ----------
+        Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Def. 2 and Prop. 2.
+        """
+        theta, y = self._checked(theta, y)
+        y_hat = self.regularizer._predict(theta)
+        return self._value(theta, y, y_hat), y_hat - y
 
     def __repr__(self) -> str:
         return f"FenchelYoungLoss({self.regularizer!r})"
