@@ -245,22 +245,22 @@ class EnergyModel:
         return theta if self.kind == "unary" else (theta, params["energy"])
 
     def value_and_grad(self, params: dict, X: np.ndarray, Y: np.ndarray,
-                       y0: np.ndarray | None = None) -> tuple[float, dict, np.ndarray | None]:
-        """Mean generalized FY loss over the rows of (X, Y), its gradient (of the structure of ``params``), and
-        the maximizer ŷ of shape (n, k) for the pairwise energies (None otherwise), to warm-start the next
-        solve on these rows through ``y0``."""
+                       y0: np.ndarray | None = None) -> tuple[float, dict, np.ndarray | None, bool]:
+        """Mean generalized FY loss over the rows of (X, Y), its gradient (of the structure of ``params``), the
+        maximizer ŷ of shape (n, k) for the pairwise energies (None otherwise), to warm-start the next solve on
+        these rows through ``y0``, and whether the inner maximizer converged."""
         theta, cache = self.net.forward(params["net"], X)
         pairwise = isinstance(self.energy, PairwiseEnergy)
-        losses, grad = self.loss.value_and_grad(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
-        grad_theta, grad_energy = (grad, None) if self.kind == "unary" else grad
+        solution = self.loss.solve(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
+        grad_theta, grad_energy = (solution.grad, None) if self.kind == "unary" else solution.grad
         n = X.shape[0]
         grads = {"net": self.net.backward(cache, grad_theta / n)[1]}
         if grad_energy is not None:
             if self.kind == "quadratic":  # A's diagonal is fixed at 0
                 grad_energy = grad_energy - np.diag(np.diag(grad_energy))
             grads["energy"] = tree_map(lambda g: g / n, grad_energy)
-        # Φ is ⟨y, θ⟩ plus terms free of θ, so ∇_θ L = ŷ − y gives ŷ back
-        return float(losses.mean()), grads, (np.clip(grad_theta + Y, 0, 1) if pairwise else None)
+        return (float(solution.value.mean()), grads, solution.y_hat if pairwise else None,
+                solution.info.converged)
 
     def predict_proba(self, params: dict, X: np.ndarray) -> np.ndarray:
         r"""The regularized prediction :math:`\hat y^\Phi_\Omega(f_W(x))`, ndarray of shape (n, k) in [0, 1]."""

@@ -274,16 +274,19 @@ class EnergyMultilabelClassifier(ParamsMixin):
 
         def grad_fn(p, rows):
             start = warm[rows]
-            loss, grads, y_hat = self._model.value_and_grad(p, Z[train[rows]], Y[train[rows]],
-                                                            None if np.isnan(start).any() else start)
+            with warnings.catch_warnings():
+                # counted from the maximizer's report (the history's "unconverged"), warned once by fit
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                loss, grads, y_hat, converged = self._model.value_and_grad(
+                    p, Z[train[rows]], Y[train[rows]], None if np.isnan(start).any() else start)
             if y_hat is not None:
                 warm[rows] = y_hat
-            return loss, grads
+            return loss, grads, converged
 
         return train_minibatch(
             grad_fn, params, len(train), validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
             weight_decay=self._weight_decay(len(train)), decay_mask=self._model.decay_mask(params),
-            project=self._model.project, **training,
+            project=self._model.project, reports_convergence=True, **training,
         )
 
     def _validator(self, Z_val: np.ndarray, Y_val: np.ndarray):

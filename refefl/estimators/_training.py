@@ -9,7 +9,6 @@ epochs without improvement.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,7 +16,6 @@ import numpy as np
 
 from refefl.nn import Adam
 from refefl.nn._tree import tree_map
-from refefl.projections._root_finding import ConvergenceWarning
 
 
 @dataclass
@@ -32,7 +30,7 @@ class TrainingResult:
         That epoch (1-based; 0 means the initial parameters were never improved on).
     history : list of dict
         One record per epoch: ``epoch``, ``train_loss``, the entries of ``validate``'s report, ``unconverged``
-        (minibatches whose inner maximizer ran out of budget) and ``seconds``.
+        (minibatches whose inner maximizer ran out of budget, see ``reports_convergence``) and ``seconds``.
     """
 
     params: Any
@@ -40,17 +38,16 @@ class TrainingResult:
     history: list = field(default_factory=list)
 
 
-def _batch_gradient(grad_fn: Callable, params, rows: np.ndarray, weight_decay: float, mask) -> tuple:
-    """(loss, penalized gradient, 1 if the inner maximizer warned else 0) on one minibatch."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        loss, grads = grad_fn(params, rows)
-    for w in caught:  # pass on anything that is not the expected budget warning
-        if not issubclass(w.category, ConvergenceWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+def _batch_gradient(grad_fn: Callable, params, rows: np.ndarray, weight_decay: float, mask,
+                    reports_convergence: bool) -> tuple:
+    """(loss, penalized gradient, 1 if the inner maximizer did not converge else 0) on one minibatch."""
+    if reports_convergence:
+        loss, grads, converged = grad_fn(params, rows)
+    else:
+        (loss, grads), converged = grad_fn(params, rows), True
     if weight_decay > 0:
         grads = tree_map(lambda g, p, m: g + weight_decay * p if m else g, grads, params, mask)
-    return loss, grads, int(any(issubclass(w.category, ConvergenceWarning) for w in caught))
+    return loss, grads, int(not converged)
 
 
 def train_minibatch(
@@ -67,6 +64,7 @@ def train_minibatch(
     max_epochs: int,
     patience: int,
     project: Callable | None = None,
+    reports_convergence: bool = False,
     verbose: bool = False,
 ) -> TrainingResult:
     r"""Minimize :math:`\frac1n\sum_i \ell_i(w) + \frac\lambda2\|w\|^2` by minibatch Adam with early stopping.
@@ -74,7 +72,8 @@ def train_minibatch(
     Parameters
     ----------
     grad_fn : callable
-        ``grad_fn(params, rows) -> (mean loss, gradient)`` on the training rows ``rows`` (indices).
+        ``grad_fn(params, rows) -> (mean loss, gradient)`` on the training rows ``rows`` (indices), or
+        ``-> (mean loss, gradient, converged)`` with ``reports_convergence``.
     params : pytree
         Initial parameters.
     n_samples : int
@@ -91,6 +90,10 @@ def train_minibatch(
     batch_size, max_epochs, patience : int
     project : callable or None
         ``project(params) -> params`` applied after every step (projected Adam onto a constraint set).
+    reports_convergence : bool
+        ``grad_fn`` also returns whether its inner maximizer converged (the ``converged`` flag of its
+        :class:`~refefl.maximizers.MaximizerInfo`); the history counts the batches where it did not. Without it
+        the count is 0.
     verbose : bool
         Print one line per epoch.
 
@@ -113,12 +116,13 @@ def train_minibatch(
         total, unconverged = 0.0, 0
         for first in range(0, n_samples, batch_size):
             rows = order[first : first + batch_size]
-            loss, grads, warned = _batch_gradient(grad_fn, params, rows, weight_decay, decay_mask)
+            loss, grads, failed = _batch_gradient(grad_fn, params, rows, weight_decay, decay_mask,
+                                                  reports_convergence)
             params, state = optimizer.step(params, grads, state)
             if project is not None:
                 params = project(params)
             total += loss * len(rows)
-            unconverged += warned
+            unconverged += failed
         record = {"epoch": epoch, "train_loss": total / n_samples}
         criterion, report = (np.nan, {}) if validate is None else validate(params)
         record.update(report, unconverged=unconverged, seconds=time.perf_counter() - start)

@@ -1,6 +1,7 @@
 """The generalized Fenchel-Young loss L^Φ_Ω(params; y) = max_{y'∈C} F(y') − F(y), F = Φ(·, params) − Ω."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,30 @@ from refefl.maximizers._base import Maximizer, MaximizerInfo, objective
 from refefl.maximizers._default import default_maximizer
 from refefl.nn._tree import tree_map
 from refefl.regularizers._base import Regularizer
+
+
+@dataclass(frozen=True)
+class GeneralizedFenchelYoungSolution:
+    r"""What one inner maximization gives the generalized Fenchel-Young loss (see
+    :meth:`GeneralizedFenchelYoungLoss.solve`).
+
+    Attributes
+    ----------
+    value : ndarray of shape (n_samples,)
+        Per-row losses :math:`F(\hat y) - F(y)`.
+    grad : pytree
+        :math:`\nabla_p \sum_i L_i = \nabla_p\Phi(\hat y, p) - \nabla_p\Phi(y, p)`, of the structure of params.
+    y_hat : ndarray of shape (n_samples, n_labels)
+        The ŷ of that gradient: the maximizer's answer, or the target y in the rows where y scores at least as
+        high (the safeguard of :class:`GeneralizedFenchelYoungLoss`).
+    info : MaximizerInfo
+        The maximizer's report on its own answer (before the safeguard).
+    """
+
+    value: np.ndarray
+    grad: Any
+    y_hat: np.ndarray
+    info: MaximizerInfo
 
 
 class GeneralizedFenchelYoungLoss:
@@ -61,18 +86,52 @@ class GeneralizedFenchelYoungLoss:
 
     def value(self, params: Any, y, *, y0=None) -> np.ndarray:
         """Per-row losses, ndarray of shape (n_samples,); ``y0`` (in C) warm-starts the maximizer."""
-        return self._solve(params, y, y0)[0]
+        params, y, y0 = self._checked(params, y, y0)
+        return self._losses(params, y, y0)[0]
 
     def grad(self, params: Any, y, *, y0=None) -> Any:
         """∇_params Σ_i L_i = ∇_paramsΦ(ŷ) − ∇_paramsΦ(y), of the structure of ``params``."""
-        return self.value_and_grad(params, y, y0=y0)[1]
+        return self.solve(params, y, y0=y0).grad
 
     def value_and_grad(self, params: Any, y, *, y0=None) -> tuple[np.ndarray, Any]:
         """Both, from one inner maximization."""
-        loss, y_hat, y, params = self._solve(params, y, y0)
+        solution = self.solve(params, y, y0=y0)
+        return solution.value, solution.grad
+
+    def solve(self, params: Any, y, *, y0=None) -> GeneralizedFenchelYoungSolution:
+        r"""The losses, their gradient, ŷ and the maximizer's report, from one inner maximization.
+
+        .. math::
+
+            L_i = F_p(\hat y_i) - F_p(y_i), \qquad
+            \nabla_p \textstyle\sum_i L_i = \nabla_p\Phi(\hat y, p) - \nabla_p\Phi(y, p).
+
+        Parameters
+        ----------
+        params : pytree
+            The energy's parameters p.
+        y : array_like of shape (n_samples, n_labels)
+            Targets in C.
+        y0 : array_like of shape (n_samples, n_labels) or None
+            Warm start of the maximizer (in C).
+
+        Returns
+        -------
+        GeneralizedFenchelYoungSolution
+            ``value`` and ``grad`` are those of :meth:`value_and_grad`; ``y_hat`` the ŷ of the gradient and
+            ``info`` the :class:`~refefl.maximizers.MaximizerInfo` of the solve (a caller that solves again, e.g.
+            on the same rows at the next epoch, can warm-start from ``y_hat``).
+
+        References
+        ----------
+        Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+        Fenchel-Young Losses", NeurIPS, Def. 2 and §3.3.
+        """
+        params, y, y0 = self._checked(params, y, y0)
+        loss, y_hat, info = self._losses(params, y, y0)
         energy = self.energy
         grad = tree_map(np.subtract, energy._grad_params(params, y_hat), energy._grad_params(params, y))
-        return loss, grad
+        return GeneralizedFenchelYoungSolution(loss, grad, y_hat, info)
 
     def predict(self, params: Any, *, y0=None) -> tuple[np.ndarray, MaximizerInfo]:
         r"""The regularized energy maximizer :math:`\hat y^\Phi_\Omega`, ndarray of shape (n_samples, n_labels),
@@ -83,17 +142,20 @@ class GeneralizedFenchelYoungLoss:
     def _check_y0(self, params, y0):
         return None if y0 is None else self.regularizer.check_target(self.energy.check_y(params, y0))
 
-    def _solve(self, params, y, y0) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-        """(loss, ŷ after the safeguard, validated y, validated params)."""
+    def _checked(self, params, y, y0) -> tuple[Any, np.ndarray, np.ndarray | None]:
+        """Validated (params, y, y0): the one validation of a public call."""
+        params = self.energy.check_params(params)
+        return params, self.regularizer.check_target(self.energy.check_y(params, y)), self._check_y0(params, y0)
+
+    def _losses(self, params, y, y0) -> tuple[np.ndarray, np.ndarray, MaximizerInfo]:
+        """(loss, ŷ after the safeguard, the maximizer's report) for validated inputs."""
         energy, omega = self.energy, self.regularizer
-        params = energy.check_params(params)
-        y = omega.check_target(energy.check_y(params, y))
-        y_hat, info = self.maximizer._maximize(energy, omega, params, self._check_y0(params, y0))
+        y_hat, info = self.maximizer._maximize(energy, omega, params, y0)
         value_target = objective(energy, omega, params, y)
         target_wins = value_target >= info.objective
         y_hat = np.where(target_wins[:, None], y, y_hat)
         loss = np.where(target_wins, 0, info.objective - value_target)
-        return loss.astype(y_hat.dtype, copy=False), y_hat, y, params
+        return loss.astype(y_hat.dtype, copy=False), y_hat, info
 
     def __repr__(self) -> str:
         return f"GeneralizedFenchelYoungLoss({self.energy!r}, {self.regularizer!r}, maximizer={self.maximizer!r})"
