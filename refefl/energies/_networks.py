@@ -134,6 +134,8 @@ class InputConcaveEnergy(Energy):
         if len(hidden) < 1:
             raise ValueError("hidden must list at least one width")
         self.hidden = tuple(check_positive_int(m, "hidden") for m in hidden)
+        # the layout of init's weights, shapes only (no memory), built once: _check_params compares against it
+        self._layout = tree_map(lambda w: np.broadcast_to(0.0, w.shape), self.init(np.random.default_rng(0)))
 
     def init(self, rng: np.random.Generator, dtype=np.float64) -> dict:
         """Weights drawn from ``rng``: free weights N(0, 1/fan_in), raw z-path and output weights near −1."""
@@ -154,9 +156,8 @@ class InputConcaveEnergy(Energy):
 
     def _check_params(self, params) -> tuple[np.ndarray, dict]:
         x, weights = _unpack_features(params, self.n_features)
-        expected = self.init(np.random.default_rng(0))
         try:
-            tree_map(lambda w, e: _check_leaf(w, e.shape), weights, expected)
+            tree_map(lambda w, e: _check_leaf(w, e.shape), weights, self._layout)
         except ValueError as error:
             raise ValueError(f"weights do not match the layout of InputConcaveEnergy.init: {error}") from None
         return x, weights

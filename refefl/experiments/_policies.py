@@ -185,13 +185,13 @@ class ComponentwiseMaximizer(Maximizer):
     def _maximize(self, energy, omega, params, y0) -> tuple[np.ndarray, MaximizerInfo]:
         piece, b = energy.pieces(params)
         start = None if y0 is None else np.repeat(y0, energy.n_components, axis=0)
-        y, info = self._inner.maximize(energy._piece, omega, piece, y0=start)
+        y, info = self._inner._maximize(energy._piece, omega, piece, start)  # validated: the pieces of params
         best = (info.objective.reshape(b.shape) + b).argmax(axis=1)
         y = np.ascontiguousarray(y.reshape(b.shape + (-1,))[np.arange(len(best)), best])
         if energy.temperature == 0:
             return self._finish(energy, omega, params, y, info.iterations, info.converged)
         polish = default_maximizer(energy, omega, max_iter=self.polish_iter, tol=self.tol)
-        return polish.maximize(energy, omega, params, y0=y)
+        return polish._maximize(energy, omega, params, y)
 
 
 class StateInput:
