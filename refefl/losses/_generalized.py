@@ -29,6 +29,11 @@ class GeneralizedFenchelYoungSolution:
         high (the safeguard of :class:`GeneralizedFenchelYoungLoss`).
     info : MaximizerInfo
         The maximizer's report on its own answer (before the safeguard).
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, Def. 2 (loss) and §3.3 (gradient).
     """
 
     value: np.ndarray
@@ -56,6 +61,7 @@ class GeneralizedFenchelYoungLoss:
     exactly and the gradient of that row is 0. Gradients follow the convention of :class:`~refefl.energies.Energy`:
     ∇_p of :math:`\sum_i L_i`, i.e. per row for per-row parameters, summed over rows for shared ones.
     With :class:`~refefl.energies.Bilinear` it is the classic :class:`~refefl.FenchelYoungLoss`.
+    :meth:`solve` hands back, beside the value and the gradient, the ŷ they used and the maximizer's report.
 
     Parameters
     ----------
