@@ -8,6 +8,7 @@ import pytest
 from refefl.datasets import make_synthetic_multilabel
 from refefl.estimators import METRICS, EnergyMultilabelClassifier
 from refefl.experiments import multilabel
+from refefl.experiments._protocol import grid
 
 
 def test_cli_writes_table_figure_and_json(tmp_path, capsys):
@@ -83,11 +84,11 @@ def test_selection_never_reads_the_test_split():
 
 
 def test_grids():
-    assert multilabel._grid({"a": 1}, b=(2, 3), c=({"c": 4, "d": 5},)) == [
+    assert grid({"a": 1}, b=(2, 3), c=({"c": 4, "d": 5},)) == [
         {"a": 1, "b": 2, "c": 4, "d": 5}, {"a": 1, "b": 3, "c": 4, "d": 5}]
     full, quick = multilabel.model_grids(), multilabel.model_grids(quick=True)
     assert full.keys() == quick.keys()
-    for name, (cls, grid) in full.items():
+    for name, (cls, configs) in full.items():
         assert len(quick[name][1]) == 1
-        for config in grid:  # every configuration is a valid set of hyperparameters
+        for config in configs:  # every configuration is a valid set of hyperparameters
             cls(**{**multilabel.COMMON, **config})

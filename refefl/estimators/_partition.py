@@ -131,6 +131,8 @@ class _PartitionEstimator(ParamsMixin):
             verbose=bool(self.verbose))
         self.params_, self.history_, self.best_epoch_ = result.params, result.history, result.best_epoch
         self.n_iter_ = len(result.history)
+        best = result.history[max(self.best_epoch_, 1) - 1]
+        self.best_validation_score_ = best.get(f"val_{self._metric_name}", np.nan)
         return self
 
     def _validator(self, Z_val: np.ndarray, Y_val: np.ndarray):
@@ -206,6 +208,8 @@ _PARAMETERS_DOC = r"""
     history_ : list of dict
         Per epoch: ``train_loss``, the validation metric, seconds (:func:`train_minibatch`).
     best_epoch_, n_iter_ : int
+    best_validation_score_ : float
+        The validation metric at ``best_epoch_`` (NaN without a validation split).
 """
 
 

@@ -24,7 +24,6 @@ and ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -35,6 +34,7 @@ import numpy as np
 
 from refefl.datasets import MULTILABEL_DATASETS, load_multilabel
 from refefl.estimators import METRICS, BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier, clone
+from refefl.experiments._protocol import blas_threads, describe, grid, jsonable
 from refefl.projections._root_finding import ConvergenceWarning
 
 #: test "accuracy" (= Hamming accuracy, %) of the best model in Blondel et al. (2022), Table 1
@@ -51,13 +51,6 @@ _LINEAR = {"hidden_layer_sizes": (), "learning_rate": 1e-2}
 _DECAYS = (1e-2, 3e-2, 1e-1)
 
 
-def _grid(base: dict, **axes) -> list[dict]:
-    """Every combination of the values in ``axes``, each merged into ``base`` (a dict value sets several keys)."""
-    configs = [dict(base)]
-    for name, values in axes.items():
-        configs = [{**config, **(value if isinstance(value, dict) else {name: value})}
-                   for config in configs for value in values]
-    return configs
 
 
 def model_grids(quick: bool = False) -> dict[str, tuple[type, list[dict]]]:
@@ -66,21 +59,21 @@ def model_grids(quick: bool = False) -> dict[str, tuple[type, list[dict]]]:
     nets = (_MLP,) if quick else (_LINEAR, _MLP)
     unary = {"energy": "unary"}
     grids = {
-        "unary logistic (FY, binary entropy)": _grid({**unary, "regularizer": "binary_entropy"},
+        "unary logistic (FY, binary entropy)": grid({**unary, "regularizer": "binary_entropy"},
                                                       network=nets, weight_decay=decays),
-        "unary sparse (FY, box ½‖·‖²)": _grid({**unary, "regularizer": "box_squared"},
+        "unary sparse (FY, box ½‖·‖²)": grid({**unary, "regularizer": "box_squared"},
                                                network=nets, weight_decay=decays),
-        "quadratic GFY (binary entropy)": _grid({"energy": "quadratic", "regularizer": "binary_entropy", **_MLP},
+        "quadratic GFY (binary entropy)": grid({"energy": "quadratic", "regularizer": "binary_entropy", **_MLP},
                                                 weight_decay=decays),
-        "quadratic GFY (box ½‖·‖²)": _grid({"energy": "quadratic", "regularizer": "box_squared", **_MLP},
+        "quadratic GFY (box ½‖·‖²)": grid({"energy": "quadratic", "regularizer": "box_squared", **_MLP},
                                            weight_decay=decays),
-        "MLP-energy GFY (binary entropy)": _grid({"energy": "mlp", "regularizer": "binary_entropy", **_MLP,
+        "MLP-energy GFY (binary entropy)": grid({"energy": "mlp", "regularizer": "binary_entropy", **_MLP,
                                                   "energy_hidden": (32,)}, weight_decay=decays[:2]),
     }
     models = {name: (EnergyMultilabelClassifier, grid) for name, grid in grids.items()}
     models["binary relevance logistic regression"] = (
         BinaryRelevanceLogisticRegression,
-        _grid({"learning_rate": _LINEAR["learning_rate"]}, C=(0.1,) if quick else BR_C_GRID))
+        grid({"learning_rate": _LINEAR["learning_rate"]}, C=(0.1,) if quick else BR_C_GRID))
     return models
 
 
@@ -99,10 +92,10 @@ def select(cls: type, grid: list[dict], data, seed: int, overrides: dict, log) -
         _quiet(estimator.fit, data.X_train, data.Y_train)
         key = (-estimator.best_validation_score_, estimator.best_validation_loss_, index)
         scored.append((key, config, estimator.best_validation_score_))
-        log(f"    {_describe(config)}: validation Hamming {100 * estimator.best_validation_score_:.2f}, "
+        log(f"    {describe(config)}: validation Hamming {100 * estimator.best_validation_score_:.2f}, "
             f"epoch {estimator.best_epoch_}")
     best = min(scored, key=lambda item: item[0])
-    return best[1], [{"config": _jsonable(c), "validation_hamming": v} for _, c, v in scored]
+    return best[1], [{"config": jsonable(c), "validation_hamming": v} for _, c, v in scored]
 
 
 def evaluate(estimator, data, seeds: list[int]) -> dict:
@@ -154,28 +147,24 @@ def run(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False,
     results = {"dataset": dataset, "source": data.source, "n_train": int(len(data.X_train)),
                "n_test": int(len(data.X_test)), "n_features": int(data.X_train.shape[1]),
                "n_labels": int(data.Y_train.shape[1]), "seeds": seed_list, "quick": quick,
-               "common": _jsonable({**COMMON, **overrides, "refit": True}), "models": {}}
+               "common": jsonable({**COMMON, **overrides, "refit": True}), "models": {}}
     for name, (cls, grid) in model_grids(quick).items():
         start = time.perf_counter()
         log(f"{name}: selecting among {len(grid)} configuration(s) on the validation split (seed {seed_list[0]})")
         config, candidates = select(cls, grid, data, seed_list[0], overrides, log)
         estimator = cls(**{**COMMON, **config, **overrides})
         entry = evaluate(estimator, data, seed_list)
-        entry.update(hyperparameters=_jsonable(config), candidates=candidates,
+        entry.update(hyperparameters=jsonable(config), candidates=candidates,
                      seconds=round(time.perf_counter() - start, 1))
         results["models"][name] = entry
-        log(f"  chose {_describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])} "
+        log(f"  chose {describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])} "
             f"({entry['seconds']:.0f} s)")
     results["sklearn_br"] = sklearn_reference(data)
     return results
 
 
-def _jsonable(config: dict) -> dict:
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in config.items()}
 
 
-def _describe(config: dict) -> str:
-    return ", ".join(f"{key}={value}" for key, value in _jsonable(config).items()) or "defaults"
 
 
 def _pm(stat: dict) -> str:
@@ -194,7 +183,7 @@ def markdown(results: dict, command: str) -> str:
         f"seeds {results['seeds']}. Hyperparameters chosen on a validation split (20% of the training split, seed "
         f"{results['seeds'][0]}) by Hamming accuracy; then, per seed, early stopping on that split fixes the number "
         f"of epochs and a fresh model is trained on the whole training split. Shared settings: "
-        f"{_describe(results['common'])}. Prediction: ŷ from the inner maximizer, label j predicted when "
+        f"{describe(results['common'])}. Prediction: ŷ from the inner maximizer, label j predicted when "
         f"ŷ_j > 0.5.",
         "",
         "| model | Hamming acc. | example F1 | micro F1 | macro F1 | hyperparameters (chosen on validation) |",
@@ -202,7 +191,7 @@ def markdown(results: dict, command: str) -> str:
     ]
     for model, entry in models.items():
         cells = " | ".join(_pm(entry[metric]) for metric in METRICS)
-        lines.append(f"| {model} | {cells} | {_describe(entry['hyperparameters'])} |")
+        lines.append(f"| {model} | {cells} | {describe(entry['hyperparameters'])} |")
     lines += ["", *_targets(results), *_sklearn_rows(results.get("sklearn_br")), "", f"Command: `{command}`"]
     return "\n".join(lines) + "\n"
 
@@ -267,14 +256,6 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _blas_threads(n: int):
-    """Limit BLAS to ``n`` threads when threadpoolctl is installed: the matrices here are small, and on a busy
-    2-core machine a second OpenBLAS thread made a training epoch ~15× slower (measured)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             load_multilabel(args.dataset, args.data_dir)
         except FileNotFoundError as error:
             parser.error(f"{error} (or --synthetic for the stand-in)")
-    with _blas_threads(args.threads):
+    with blas_threads(args.threads):
         results = run(args.dataset, seeds=args.seeds, data_dir=args.data_dir, synthetic=args.synthetic,
                       quick=args.quick, max_epochs=args.max_epochs)
     results["command"] = command

@@ -1,0 +1,77 @@
+"""The partition-network experiment: both tasks write their table, figures and JSON (paper model names, metrics
+in percent under the required keys), selection never sees the test rows, bad options and missing data stop early."""
+import json
+
+import numpy as np
+import pytest
+
+from refefl.experiments import partition
+
+
+def _run(tmp_path, *args):
+    out, report = tmp_path / "out", tmp_path / "results.json"
+    status = partition.main([*args, "--synthetic", "--quick", "--max-epochs", "2", "--out-dir", str(out),
+                             "--json", str(report)])
+    assert status == 0
+    return out, json.loads(report.read_text())
+
+
+def test_multilabel_cli_writes_table_figures_and_json(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, results = _run(tmp_path, "--task", "multilabel", "--dataset", "scene", "--seeds", "2", "--sweep-samples")
+    assert results["source"] == "synthetic" and results["seeds"] == [0, 1]
+    assert set(results["models"]) == set(partition.multilabel_models())
+    assert {"min-min logistic", "min-min sparsemax", "exact MLE", "GFY"} <= set(results["models"])
+    for entry in results["models"].values():
+        stat = entry["example_f1"]
+        assert 0 <= stat["mean"] <= 100 and stat["std"] >= 0
+        assert stat["mean"] == pytest.approx(100 * np.mean(entry["per_seed"]))
+    gap = results["models"]["min-min logistic"]["tau_gap"]
+    assert gap["median_abs_nats"] == pytest.approx(np.median(np.abs(np.subtract(gap["tau"], gap["exact"]))))
+    assert [row["m"] for row in results["sample_sweep"]] == [*partition.SAMPLE_SWEEP, None]
+    table = (out / "multilabel_scene.md").read_text()
+    assert table.count(partition.SYNTHETIC_NOTE) >= 2 and table in capsys.readouterr().out
+    for name in ("multilabel_scene_tau.png", "multilabel_scene_samples.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_ranking_cli_cross_validates(tmp_path):
+    pytest.importorskip("matplotlib")
+    _, results = _run(tmp_path, "--task", "ranking", "--dataset", "wine", "--seeds", "1", "--folds", "3")
+    assert set(results["models"]) == set(partition.ranking_models())
+    for entry in results["models"].values():
+        assert len(entry["per_fold"]) == 3  # folds × seeds
+        assert -100 <= entry["kendall_tau"]["mean"] <= 100
+        assert entry["kendall_tau"]["mean"] == pytest.approx(100 * np.mean(entry["per_fold"]))
+
+
+def test_selection_is_deterministic_and_picks_from_the_grid():
+    """``select`` takes the training rows only (no test rows in its signature), and the same seed chooses the same
+    configuration of the grid."""
+    from refefl.datasets import make_synthetic_multilabel
+    data = make_synthetic_multilabel(200, 4, 3, rng=np.random.default_rng(0))
+    cls, configs = partition.multilabel_models()["min-min logistic"]
+    chosen, _ = partition.select(cls, configs[:3], data.X_train, data.Y_train, 0, {"max_epochs": 2}, lambda *_: None)
+    again, _ = partition.select(cls, configs[:3], data.X_train, data.Y_train, 0, {"max_epochs": 2}, lambda *_: None)
+    assert chosen == again and chosen in configs[:3]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "ranking", "--dataset", "yeast"], "not a ranking data set"),
+    (["--task", "multilabel", "--dataset", "iris"], "not a multilabel data set"),
+    (["--task", "ranking", "--sweep-samples"], "--sweep-samples is for --task multilabel"),
+    (["--seeds", "0"], "--seeds must be at least 1"),
+])
+def test_bad_options_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        partition.main([*args, "--synthetic"])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_named_folder_without_the_file_is_an_error_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        partition.main(["--task", "ranking", "--dataset", "glass", "--data-dir", str(tmp_path),
+                        "--out-dir", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    assert str(tmp_path / "label_ranking" / "glass.npz") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
