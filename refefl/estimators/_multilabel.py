@@ -12,7 +12,7 @@ from refefl.estimators._energy_model import ENERGIES, MAX_EXACT_LABELS, REGULARI
 from refefl.estimators._inputs import check_features, check_targets
 from refefl.estimators._metrics import hamming_accuracy
 from refefl.estimators._params import NotFittedError, ParamsMixin
-from refefl.estimators._training import train_minibatch
+from refefl.estimators._training import train_minibatch, validation_split
 from refefl.projections._root_finding import ConvergenceWarning
 
 DECODERS = ("threshold", "exact")
@@ -215,14 +215,7 @@ class EnergyMultilabelClassifier(ParamsMixin):
 
     def _split(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(validation rows, training rows): a random ``validation_fraction`` of ``range(n)`` and the rest."""
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-            raise ValueError(f"validation_fraction must be a number in [0, 1), got {fraction!r}")
-        n_val = int(round(fraction * n))
-        if n_val >= n:
-            raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n}")
-        order = rng.permutation(n)
-        return order[:n_val], order[n_val:]
+        return validation_split(n, self.validation_fraction, rng)
 
     def _training_settings(self) -> dict:
         return {

@@ -8,8 +8,6 @@ same step), or the biased sampled log-likelihood (no τ).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
@@ -18,23 +16,12 @@ from refefl.estimators._metrics import example_f1
 from refefl.estimators._multilabel import _check_choice, _check_rng, _check_widths
 from refefl.estimators._params import NotFittedError, ParamsMixin
 from refefl.estimators._ranking_metrics import check_rank_matrix, kendall_tau
-from refefl.estimators._training import train_minibatch
+from refefl.estimators._training import train_minibatch, validation_split
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
 from refefl.nn import tree_map
 
 OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp")
-
-
-def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(validation rows, training rows): a random ``fraction`` in [0, 1) of ``range(n)`` and the rest."""
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-        raise ValueError(f"validation_fraction must be a number in [0, 1), got {fraction!r}")
-    n_val = int(round(fraction * n))
-    if n_val >= n:
-        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n}")
-    order = rng.permutation(n)
-    return order[:n_val], order[n_val:]
 
 
 def _sum_grads(a: dict, b: dict) -> dict:

@@ -8,6 +8,7 @@ epochs without improvement.
 """
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -36,6 +37,17 @@ class TrainingResult:
     params: Any
     best_epoch: int
     history: list = field(default_factory=list)
+
+
+def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(validation rows, training rows): a random ``fraction`` in [0, 1) of ``range(n)`` and the rest."""
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+        raise ValueError(f"validation_fraction must be a number in [0, 1), got {fraction!r}")
+    n_val = int(round(fraction * n))
+    if n_val >= n:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n}")
+    order = rng.permutation(n)
+    return order[:n_val], order[n_val:]
 
 
 def _batch_gradient(grad_fn: Callable, params, rows: np.ndarray, weight_decay: float, mask,
