@@ -28,6 +28,7 @@ def test_multilabel_cli_writes_table_figures_and_json(tmp_path, capsys):
         assert stat["mean"] == pytest.approx(100 * np.mean(entry["per_seed"]))
     gap = results["models"]["min-min logistic"]["tau_gap"]
     assert gap["median_abs_nats"] == pytest.approx(np.median(np.abs(np.subtract(gap["tau"], gap["exact"]))))
+    assert results["unary_tau_gap"]["hyperparameters"]["energy"] == "unary"
     assert [row["m"] for row in results["sample_sweep"]] == [*partition.SAMPLE_SWEEP, None]
     table = (out / "multilabel_scene.md").read_text()
     assert table.count(partition.SYNTHETIC_NOTE) >= 2 and table in capsys.readouterr().out
