@@ -199,3 +199,13 @@ def test_log_mean_exp_has_no_partition_network(tiny_sets):
                                                                                                    d.Y_train)
     with pytest.raises(ValueError, match="trains no partition network"):
         model.predict_log_partition(d.X_test)
+
+
+def test_a_diverging_training_says_so():
+    """Adam steps of 10 blow the Birkhoff energy up past e^709 at a sample: a clear FloatingPointError, not a
+    NaN model or an error about the inner vjp's weights."""
+    data = make_synthetic_label_ranking(200, 4, 5)
+    model = PartitionLabelRanker("birkhoff", learning_rate=10.0, hidden_layer_sizes=(32,), max_epochs=50,
+                                 n_samples=5, random_state=0)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FloatingPointError, match="diverged"):
+        model.fit(data.X, data.Y)

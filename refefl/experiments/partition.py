@@ -37,6 +37,7 @@ from refefl.datasets import MULTILABEL_DATASETS, load_label_ranking, load_multil
 from refefl.estimators import (EnergyMultilabelClassifier, PartitionLabelRanker, PartitionMultilabelClassifier,
                                clone, example_f1)
 from refefl.experiments._protocol import blas_threads, describe, grid, jsonable
+from refefl.partition._oracles import MAX_PAIRWISE_LABELS
 
 RANKING_DATASETS = ("authorship", "glass", "iris", "vehicle", "vowel", "wine")
 #: the paper's test numbers (F1 × 100, Kendall τ × 100), read off its figures
@@ -132,7 +133,12 @@ def select(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, log
     """The configuration with the best validation metric on (X, Y) (its own 20% split), and every candidate."""
     scored = []
     for index, config in enumerate(configs):
-        estimator = cls(**_settings(cls, config, overrides), random_state=seed).fit(X, Y)
+        try:
+            estimator = cls(**_settings(cls, config, overrides), random_state=seed).fit(X, Y)
+        except FloatingPointError as error:  # a diverging configuration is a candidate that lost
+            scored.append(((np.inf, index), config, None))
+            log(f"    {describe(config)}: diverged ({error})")
+            continue
         score = _validation_score(estimator)
         scored.append(((-score, index), config, score))
         log(f"    {describe(config)}: validation {100 * score:.2f} (epoch {estimator.best_epoch_})")
@@ -150,6 +156,8 @@ def _tau_gap(estimator, X) -> dict | None:
         return None
     if estimator.objective != "min_min" or estimator.divergence != "kl":
         return None
+    if estimator.energy == "pairwise" and estimator.n_outputs_ > MAX_PAIRWISE_LABELS:
+        return None  # no exact log-partition to compare with (2^k states)
     tau, exact = estimator.predict_log_partition(X), estimator.exact_log_partition(X)
     return {"median_abs_nats": float(np.median(np.abs(tau - exact))), "tau": tau.tolist(), "exact": exact.tolist()}
 
@@ -186,7 +194,8 @@ def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bo
 def unary_tau_gap(data, candidates: list[dict], overrides: dict) -> dict:
     """|τ(x) − log Z(x)| on the test rows for the unary min-min logistic model: the best unary configuration
     of the min-min logistic candidates (by validation), seed 0."""
-    unary = max((c for c in candidates if c["config"]["energy"] == "unary"), key=lambda c: c["validation"])
+    unary = max((c for c in candidates if c["config"]["energy"] == "unary"),
+                key=lambda c: -np.inf if c["validation"] is None else c["validation"])
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in unary["config"].items()}
     model = PartitionMultilabelClassifier(**_settings(PartitionMultilabelClassifier, config, overrides),
                                           random_state=0).fit(data.X_train, data.Y_train)

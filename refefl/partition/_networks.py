@@ -159,6 +159,8 @@ class PartitionNetworks:
             - g_W(x_i, y_i), \qquad y'_{ij} \sim r,
 
         an unbiased estimate of the min-min objective for every m (:func:`refefl.partition.min_min_loss`).
+        ``FloatingPointError`` when a sampled :math:`g - \tau` is beyond the float range (e^709): the
+        training has diverged.
 
         Parameters
         ----------
@@ -185,6 +187,10 @@ class PartitionNetworks:
         tau, tau_cache = self.log_partition_estimate(params, X)
         loss, (d_target, d_samples, d_tau) = min_min_loss(g_target, g_samples, tau, divergence=divergence,
                                                           alpha=alpha, log_weights=log_weights, return_grad=True)
+        if not np.isfinite(d_samples).all():
+            raise FloatingPointError(
+                f"the min-min loss overflowed: a sampled energy exceeds tau by {float(np.max(g_samples.T - tau)):.4g}"
+                " (e^709 is the float64 limit), so the training diverged; lower the learning rate")
         d_energy = _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None] / n),
                         self.energy.vjp(theta, samples, d_samples / n))
         grads = self._energy_backward(params, cache, d_energy)
