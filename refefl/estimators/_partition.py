@@ -114,7 +114,7 @@ class _PartitionEstimator(ParamsMixin):
             weight_decay=check_positive(self.weight_decay, "weight_decay", strict=False),
             decay_mask=self._net.decay_mask(params), batch_size=check_positive_int(self.batch_size, "batch_size"),
             max_epochs=check_positive_int(self.max_epochs, "max_epochs"),
-            patience=check_positive_int(self.patience, "patience"), project=self._net.project,
+            patience=check_positive_int(self.patience, "patience"),
             verbose=bool(self.verbose))
         self.params_, self.history_, self.best_epoch_ = result.params, result.history, result.best_epoch
         self.n_iter_ = len(result.history)
@@ -189,7 +189,7 @@ _PARAMETERS_DOC = r"""
     Attributes
     ----------
     params_ : dict
-        ``{"energy": [...], "tau": [...]}`` (and ``"pairwise"``: U).
+        ``{"energy": [...], "tau": [...]}``.
     mean_, scale_ : ndarray of shape (n_features,)
     n_features_in_, n_outputs_ : int
     history_ : list of dict
@@ -205,7 +205,7 @@ class PartitionMultilabelClassifier(_PartitionEstimator):
 
     .. math::
 
-        g_W(x, y) = \langle u_W(x), y\rangle \;\big(+ \tfrac12\langle y, U y\rangle\big), \quad y \in \{0,1\}^k,
+        g_W(x, y) = \langle u_W(x), y\rangle \;\big(+ \tfrac12\langle y, U_W(x)\, y\rangle\big), \quad y \in \{0,1\}^k,
         \qquad \hat y(x) = \operatorname{argmax}_y g_W(x, y),
 
     trained on :math:`\frac1n\sum_i \tau(x_i) + \mathbb E_{y' \sim q} f^*(g(x_i, y') - \tau(x_i)) - g(x_i, y_i)`
@@ -214,8 +214,8 @@ class PartitionMultilabelClassifier(_PartitionEstimator):
     Parameters
     ----------
     energy : {"unary", "pairwise"}, default "unary"
-        U is learned, shared, symmetric with a zero diagonal; the mode is exact by enumeration for k ≤ 16,
-        iterated conditional modes beyond.
+        U(x), symmetric with a zero diagonal, is an output of the network like u(x); the mode is exact by
+        enumeration for k ≤ 16, iterated conditional modes beyond.
 """ + _PARAMETERS_DOC + r"""
     References
     ----------

@@ -1,8 +1,8 @@
 r"""An energy network and a log-partition network, and the objectives that train them (jointly or not).
 
 The energy network maps features to the parameters of one of the structured energies of
-:mod:`refefl.partition._energies`, :math:`g_W(x, y) = \langle f_W(x), \phi(y)\rangle` (plus
-:math:`\frac12\langle y, Uy\rangle` with one learned U shared by every x for the pairwise energy); the partition
+:mod:`refefl.partition._energies`, :math:`g_W(x, y) = \langle f_W(x), \phi(y)\rangle` (for the pairwise
+energy, u(x) and the k(k − 1)/2 entries above the diagonal of U(x)); the partition
 network is a separate MLP :math:`\tau_V(x) \in \mathbb R`. Each objective returns its mean over a minibatch and
 its gradient in every parameter, through the hand-written backward passes of :class:`refefl.nn.MLP`:
 
@@ -30,26 +30,19 @@ ENERGIES = {"unary": UnarySetEnergy, "pairwise": PairwiseSetEnergy, "permutahedr
             "birkhoff": BirkhoffEnergy}
 
 
-def _symmetric_zero_diagonal(A: np.ndarray) -> np.ndarray:
-    """(A + Aᵀ)/2 with its diagonal set to 0: the admissible pairwise matrices."""
-    U = (A + A.T) / 2
-    np.fill_diagonal(U, 0.0)
-    return U
-
-
 class PartitionNetworks:
     r"""An energy network :math:`g_W(x, y)` over a combinatorial output space and a partition network
     :math:`\tau_V(x)`.
 
     .. math::
 
-        g_W(x, y) = \langle f_W(x), \phi(y)\rangle \;\big(+ \tfrac12 \langle y, U y\rangle\big), \qquad
-        \tau_V(x) = h_V(x),
+        g_W(x, y) = \langle f_W(x), \phi(y)\rangle, \qquad \tau_V(x) = h_V(x),
 
-    with MLPs :math:`f_W: \mathbb R^d \to \mathbb R^{p}` (p = k for the unary, pairwise and permutahedron
-    energies, k² for the Birkhoff one, reshaped to k × k) and :math:`h_V: \mathbb R^d \to \mathbb R`.
-    Parameters are a dict ``{"energy": [...], "tau": [...]}`` (and ``"pairwise"``: U of shape (k, k),
-    symmetric with a zero diagonal, for the pairwise energy); the object holds no state.
+    with MLPs :math:`f_W: \mathbb R^d \to \mathbb R^{p}` and :math:`h_V: \mathbb R^d \to \mathbb R`: p = k
+    for the unary and permutahedron energies (u(x), θ(x)), k² for the Birkhoff one (Θ(x), reshaped to k × k),
+    and k + k(k − 1)/2 for the pairwise one (u(x), then the entries :math:`U_{ij}(x) = U_{ji}(x)`, i < j, of a
+    symmetric zero-diagonal U(x): g = ⟨u(x), y⟩ + ½⟨y, U(x) y⟩). Parameters are a dict
+    ``{"energy": [...], "tau": [...]}``; the object holds no state.
 
     Parameters
     ----------
@@ -77,42 +70,33 @@ class PartitionNetworks:
         self.energy = ENERGIES[energy](k)
         self.space = self.energy.space
         self.k = self.energy.k
-        n_out = self.k * self.k if energy == "birkhoff" else self.k
+        self._upper = np.triu_indices(self.k, 1)
+        n_out = {"birkhoff": self.k * self.k, "pairwise": self.k + len(self._upper[0])}.get(energy, self.k)
         self.energy_net = MLP((n_features, *hidden, n_out), activation=activation)
         self.tau_net = MLP((n_features, *tau_hidden, 1), activation=activation)
 
     # -- parameters -----------------------------------------------------------------------------------------------
     def init(self, rng: np.random.Generator) -> dict:
-        """Fresh parameters: the MLPs' initializations with their output layers (and U) at zero, so that training
+        """Fresh parameters: the MLPs' initializations with their output layers at zero, so that training
         starts from the base measure itself, g = 0, where τ = 0 is the exact log-partition (a τ far below
         log Z makes the min-min loss's exponentials, and the first Adam moments, huge)."""
-        params = {"energy": _zero_output(self.energy_net.init(rng)), "tau": _zero_output(self.tau_net.init(rng))}
-        if self.energy_name == "pairwise":
-            params["pairwise"] = np.zeros((self.k, self.k))
-        return params
-
-    def project(self, params: dict) -> dict:
-        """Keep U symmetric with a zero diagonal (exactly) after an optimizer step; the identity otherwise."""
-        if "pairwise" not in params:
-            return params
-        return {**params, "pairwise": _symmetric_zero_diagonal(params["pairwise"])}
+        return {"energy": _zero_output(self.energy_net.init(rng)), "tau": _zero_output(self.tau_net.init(rng))}
 
     def decay_mask(self, params: dict) -> dict:
-        """Weight matrices and U are decayed, biases are not (for the training loop's L2 penalty)."""
-        mask = {name: [{"W": True, "b": False} for _ in params[name]] for name in ("energy", "tau")}
-        if "pairwise" in params:
-            mask["pairwise"] = True
-        return mask
+        """Weight matrices are decayed, biases are not (for the training loop's L2 penalty)."""
+        return {name: [{"W": True, "b": False} for _ in params[name]] for name in ("energy", "tau")}
 
     # -- forward passes -------------------------------------------------------------------------------------------
     def energy_params(self, params: dict, X: np.ndarray):
-        """The energy's parameters for each row of X (u, θ of shape (n, k); Θ (n, k, k); the pair (u, U) with U
-        broadcast to (n, k, k)), and the network's cache."""
+        """The energy's parameters for each row of X (u, θ of shape (n, k); Θ (n, k, k); the pair (u, U) of
+        shapes (n, k), (n, k, k)), and the network's cache."""
         out, cache = self.energy_net.forward(params["energy"], X)
         if self.energy_name == "birkhoff":
             return out.reshape(-1, self.k, self.k), cache
         if self.energy_name == "pairwise":
-            return (out, np.broadcast_to(params["pairwise"], (len(out), self.k, self.k))), cache
+            U = np.zeros((len(out), self.k, self.k), dtype=out.dtype)
+            U[:, self._upper[0], self._upper[1]] = U[:, self._upper[1], self._upper[0]] = out[:, self.k:]
+            return (out[:, : self.k], U), cache
         return out, cache
 
     def log_partition_estimate(self, params: dict, X: np.ndarray):
@@ -126,14 +110,15 @@ class PartitionNetworks:
 
     # -- backward -------------------------------------------------------------------------------------------------
     def _energy_backward(self, params: dict, cache, d_energy) -> dict:
-        """Gradients of W (and U) from the gradient in the energy's parameters."""
+        """Gradients of W from the gradient in the energy's parameters (an upper entry of U(x) sits at (i, j)
+        and (j, i))."""
         if self.energy_name == "pairwise":
-            d_out, d_U = d_energy
-            grads = {"pairwise": d_U.sum(axis=0)}
+            d_u, d_U = d_energy
+            i, j = self._upper
+            d_out = np.concatenate([d_u, d_U[:, i, j] + d_U[:, j, i]], axis=1)
         else:
-            d_out, grads = d_energy, {}
-        _, grads["energy"] = self.energy_net.backward(cache, np.reshape(d_out, (len(d_out), -1)))
-        return grads
+            d_out = np.reshape(d_energy, (len(d_energy), -1))
+        return {"energy": self.energy_net.backward(cache, d_out)[1]}
 
     def _zero_tau(self, params: dict) -> list:
         return [{name: np.zeros_like(value) for name, value in layer.items()} for layer in params["tau"]]
@@ -151,7 +136,7 @@ class PartitionNetworks:
     # -- objectives: (mean over the rows, gradient in every parameter) --------------------------------------------
     def min_min(self, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.random.Generator, n_samples: int,
                 divergence: str = "kl", alpha: float | None = None, proposal=None) -> tuple[float, dict]:
-        r"""The sampled min-min objective and its gradient in (W, U, V).
+        r"""The sampled min-min objective and its gradient in (W, V).
 
         .. math::
 
@@ -200,7 +185,7 @@ class PartitionNetworks:
     def log_mean_exp(self, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.random.Generator,
                      n_samples: int, proposal=None) -> tuple[float, dict]:
         r"""The biased sampled NLL :math:`\frac1n\sum_i \log\frac1m\sum_j w_{ij} e^{g(x_i, y'_{ij})} - g(x_i, y_i)`
-        (:func:`refefl.partition.log_mean_exp_loss`) and its gradient in (W, U); V gets a zero gradient.
+        (:func:`refefl.partition.log_mean_exp_loss`) and its gradient in W; V gets a zero gradient.
 
         References
         ----------
@@ -219,7 +204,7 @@ class PartitionNetworks:
 
     def exact_nll(self, params: dict, X: np.ndarray, Y: np.ndarray) -> tuple[float, dict]:
         r"""The exact NLL :math:`\frac1n\sum_i \log \mathbb E_q e^{g(x_i, \cdot)} - g(x_i, y_i)` (the energy's
-        oracle) and its gradient in (W, U); V gets a zero gradient.
+        oracle) and its gradient in W; V gets a zero gradient.
 
         References
         ----------
@@ -232,7 +217,7 @@ class PartitionNetworks:
         return float(loss.mean()), _like(params, grads)
 
     def log_partition_regression(self, params: dict, X: np.ndarray) -> tuple[float, dict]:
-        r""":math:`\frac1n \sum_i \tfrac12 (\tau_V(x_i) - \log Z_W(x_i))^2` and its gradient in V (W and U held).
+        r""":math:`\frac1n \sum_i \tfrac12 (\tau_V(x_i) - \log Z_W(x_i))^2` and its gradient in V (W held).
 
         References
         ----------
@@ -244,8 +229,6 @@ class PartitionNetworks:
         _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None])
         grads = {"energy": [{name: np.zeros_like(v) for name, v in layer.items()} for layer in params["energy"]],
                  "tau": d_tau}
-        if "pairwise" in params:
-            grads["pairwise"] = np.zeros_like(params["pairwise"])
         return float(0.5 * np.mean(residual**2)), _like(params, grads)
 
 
