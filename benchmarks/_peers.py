@@ -5,7 +5,7 @@ import importlib.util
 
 import numpy as np
 
-from benchmarks.suites import Implementation
+from benchmarks._harness import Implementation
 
 
 def installed(module: str) -> bool:

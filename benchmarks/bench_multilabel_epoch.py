@@ -14,8 +14,8 @@ all see the same machine load) for ``--epochs`` epochs with early stopping off, 
 loop records for each epoch after the first ``--skip`` (A starts at 0, so early epochs understate the inner
 solves). An epoch is what :func:`refefl.estimators._training.train_minibatch` times: the minibatch steps (forward,
 inner maximization, backward, Adam, projection of A) and the validation pass. Reported: median and min–max per
-configuration, and the ratio of medians quadratic / unary per regularizer. Writes
-``benchmarks/results/multilabel_epoch.csv`` and ``.md``. BLAS is limited to one thread (set before NumPy loads
+configuration, and the ratio of medians quadratic / unary per regularizer. Writes ``multilabel_epoch.csv`` and
+``.md`` to ``--out-dir`` (default ``benchmarks/results``). BLAS is limited to one thread (set before NumPy loads
 when run as a module; stamped in the Markdown).
 """
 from __future__ import annotations
@@ -31,15 +31,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from benchmarks._report import stamp, write_csv  # noqa: E402
+from benchmarks._harness import Timing, max_abs_difference  # noqa: E402
+from benchmarks._report import RESULTS, stamp, table, thread_settings, write_csv  # noqa: E402
+from refefl import ConvergenceWarning  # noqa: E402
 from refefl.datasets import load_multilabel  # noqa: E402
 from refefl.estimators import EnergyMultilabelClassifier  # noqa: E402
 from refefl.experiments.multilabel import COMMON, model_grids  # noqa: E402
 from refefl.losses import GeneralizedFenchelYoungLoss  # noqa: E402
 from refefl.maximizers import CoordinateAscent  # noqa: E402
-from refefl.projections._root_finding import ConvergenceWarning  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CHOSEN = RESULTS / "multilabel" / "yeast.json"
 TARGET = 3.0
 #: regularizer -> (unary model, quadratic model), as named by the experiment
@@ -99,6 +99,8 @@ def check_backends(settings: dict[str, dict], data) -> list[str]:
         loss_gap = max(abs(a["train_loss"] - b["train_loss"]) for a, b in
                        zip(runs["numpy"].history_, runs["ext"].history_))
         estimator = runs["ext"]
+        # the fitted model itself (private on purpose): the estimator exposes the loss and its gradient only
+        # through fit, and this check compares both inner solvers on exactly the loss that training evaluates
         model, params = estimator._model, estimator.params_
         Z = (data.X_train[:64] - estimator.mean_) / estimator.scale_
         theta, _ = model.net.forward(params["net"], Z)
@@ -109,8 +111,9 @@ def check_backends(settings: dict[str, dict], data) -> list[str]:
             energy_params = model.energy_params(params, theta)
             results[name] = (loss.predict(energy_params)[0], *loss.value_and_grad(energy_params, data.Y_train[:64]))
         (y_np, l_np, (g_np, a_np)), (y_ext, l_ext, (g_ext, a_ext)) = results["numpy"], results["ext"]
-        diffs = {"ŷ": np.abs(y_np - y_ext).max(), "loss": np.abs(l_np - l_ext).max(),
-                 "∇θ": np.abs(g_np - g_ext).max(), "∇A": np.abs(a_np - a_ext).max(), "3-epoch train loss": loss_gap}
+        diffs = {"ŷ": max_abs_difference(y_np, y_ext), "loss": max_abs_difference(l_np, l_ext),
+                 "∇θ": max_abs_difference(g_np, g_ext), "∇A": max_abs_difference(a_np, a_ext),
+                 "3-epoch train loss": loss_gap}
         worst = max(diffs.values())
         if not worst <= 1e-8:
             raise SystemExit(f"{quadratic}: the NumPy and compiled coordinate ascent disagree: {diffs}")
@@ -132,9 +135,10 @@ def measure(settings: dict[str, dict], data, *, repeats: int, epochs: int, skip:
             samples[run] += [record["seconds"] for record in estimator.history_[skip:]]
     rows = []
     for (regularizer, energy, name, implementation), seconds in samples.items():
+        timing = Timing.of(seconds)
         rows.append({"regularizer": regularizer, "energy": energy, "model": name, "inner_solver": implementation,
-                     "median_ms": 1e3 * float(np.median(seconds)), "min_ms": 1e3 * float(np.min(seconds)),
-                     "max_ms": 1e3 * float(np.max(seconds)), "epochs_timed": len(seconds)})
+                     "median_ms": 1e3 * timing.median, "min_ms": 1e3 * timing.low, "max_ms": 1e3 * timing.high,
+                     "epochs_timed": timing.repeats})
     unary = {r["regularizer"]: r["median_ms"] for r in rows if r["energy"] == "unary"}
     for r in rows:
         r["ratio_to_unary"] = r["median_ms"] / unary[r["regularizer"]]
@@ -148,7 +152,7 @@ def write_markdown(path: Path, rows: list[dict], *, data, origin: str, settings:
     synthetic = " — synthetic stand-in, not yeast" if data.source == "synthetic" else ""
     lines = ["# A training epoch: quadratic GFY model vs unary model (multilabel, yeast)", "",
              stamp({"numpy": np.__version__, "scipy": scipy.__version__}),
-             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", "",
+             thread_settings("OPENBLAS_NUM_THREADS"), "",
              f"Data: `{data.source}` ({len(data.X_train)} training rows, {data.X_train.shape[1]} features, "
              f"{data.Y_train.shape[1]} labels){synthetic}. "
              f"Hyperparameters {origin}:", ""]
@@ -159,11 +163,10 @@ def write_markdown(path: Path, rows: list[dict], *, data, origin: str, settings:
               f"{epochs} epochs without early stopping; epochs {skip + 1}–{epochs} timed by the training loop "
               f"(minibatch steps + validation pass).", "",
               "Agreement of the two inner solvers (checked before timing):", "", *checks, "",
-              "| regularizer | model | inner solver | median | min–max | epochs | × unary |",
-              "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['regularizer']} | {r['model']} | {r['inner_solver']} | {r['median_ms']:.1f} ms | "
-                     f"{r['min_ms']:.1f}–{r['max_ms']:.1f} ms | {r['epochs_timed']} | {r['ratio_to_unary']:.2f} |")
+              table(("regularizer", "model", "inner solver", "median", "min–max", "epochs", "× unary"),
+                    ((r["regularizer"], r["model"], r["inner_solver"], f"{r['median_ms']:.1f} ms",
+                      f"{r['min_ms']:.1f}–{r['max_ms']:.1f} ms", r["epochs_timed"], f"{r['ratio_to_unary']:.2f}")
+                     for r in rows))]
     lines += ["", f"Target: a quadratic epoch ≤ {TARGET:g}× a unary epoch (same regularizer).", ""]
     for r in rows:
         if r["energy"] == "quadratic":
@@ -178,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="trainings per configuration (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=40, help="epochs per training (default %(default)s)")
     parser.add_argument("--skip", type=int, default=10, help="first epochs left untimed (default %(default)s)")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where the result files go (default: %(default)s)")
     args = parser.parse_args(argv)
     repeats, epochs, skip = (1, 12, 4) if args.quick else (args.repeats, args.epochs, args.skip)
     if not 0 <= skip < epochs:
@@ -190,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['regularizer']:<15} {r['energy']:<9} {r['inner_solver']:<5} {r['median_ms']:7.1f} ms "
               f"[{r['min_ms']:.1f}–{r['max_ms']:.1f}]  {r['ratio_to_unary']:.2f}× unary", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    write_csv(RESULTS / "multilabel_epoch.csv", rows)
-    write_markdown(RESULTS / "multilabel_epoch.md", rows, data=data, origin=origin, settings=settings,
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out_dir / "multilabel_epoch.csv", rows)
+    write_markdown(args.out_dir / "multilabel_epoch.md", rows, data=data, origin=origin, settings=settings,
                    checks=checks, repeats=repeats, epochs=epochs, skip=skip)
-    print(f"written {RESULTS / 'multilabel_epoch.csv'} and .md")
+    print(f"written {args.out_dir / 'multilabel_epoch.csv'} and .md")
     return 0
 
 

@@ -2,8 +2,9 @@
 
 For every kernel suite and case it first checks that every implementation agrees with refefl's NumPy reference
 (and stops with an error if one does not), then times all of them side by side in the same run, with the
-suite's floor (NumPy softmax of the same array, or argsort), and writes ``benchmarks/results/<suite>.csv``,
-``.md`` and ``.png`` plus ``summary.md`` (targets met or missed), optionally copied into the README.
+suite's floor (NumPy softmax of the same array, or argsort), and writes ``<suite>.csv``, ``.md`` and ``.png``
+plus ``summary.md`` (targets met or missed) to ``--out-dir`` (default ``benchmarks/results``); ``python -m
+tools.readme`` copies the summary into the README.
 
 Two model-level benchmarks run after the kernel suites (each also runs alone as ``python -m <module>``):
 ``gda_iteration`` (:mod:`benchmarks.bench_gda`, one particle-GDA iteration against the matrix products it
@@ -20,32 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import _peers, _report
-from benchmarks._harness import max_abs_difference, peak_memory, time_call
-from benchmarks.suites import Case, Suite, all_suites, suite_groups
+from benchmarks._harness import Case, Suite, check_agreement, peak_memory, time_call
+from benchmarks.suites import all_suites, suite_groups
 
-RESULTS = Path(__file__).resolve().parent / "results"
-#: model-level benchmarks: name -> module with ``main(argv)`` (accepting ``--quick``)
+#: model-level benchmarks: name -> module with ``main(argv)`` (accepting ``--quick`` and ``--out-dir``)
 MODEL_BENCHMARKS = {"gda_iteration": "benchmarks.bench_gda", "multilabel_epoch": "benchmarks.bench_multilabel_epoch"}
-TOLERANCE = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 2e-4}
-
-
-def _check_agreement(suite: Suite, impls, x: np.ndarray, dtype) -> dict[str, float]:
-    reference = suite.reference(x)
-    scale = 1.0 + float(np.max(np.abs(reference)))
-    diffs = {}
-    tolerance = suite.tolerance.get(np.dtype(dtype).name, TOLERANCE[np.dtype(dtype)])
-    for impl in impls:
-        diff = max_abs_difference(impl.to_numpy(impl.run(impl.prepare(x))), reference)
-        if not diff <= max(tolerance, impl.stopping_tolerance) * scale:
-            raise SystemExit(f"{suite.name}: {impl.name} disagrees with refefl's NumPy reference by {diff:.3g}")
-        diffs[impl.name] = diff
-    return diffs
 
 
 def _measure(suite: Suite, case: Case, dtype, repeats: int, rng, *, check: bool = True) -> list[dict]:
     x = suite.make_input(case, dtype, rng)
     impls = suite.implementations()
-    diffs = _check_agreement(suite, impls, x, dtype) if check else {impl.name: float("nan") for impl in impls}
+    diffs = check_agreement(suite, impls, x, dtype) if check else {impl.name: float("nan") for impl in impls}
     rows = []
     for impl in [suite.floor, *impls]:
         prepared = impl.prepare(x)
@@ -65,7 +51,7 @@ def _measure(suite: Suite, case: Case, dtype, repeats: int, rng, *, check: bool 
     return rows
 
 
-def _evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
+def evaluate_targets(suite: Suite, rows: list[dict]) -> list[dict]:
     times = {(r["case"], r["dtype"], r["implementation"]): r["median_s"] for r in rows}
     out = []
     for target in suite.targets:
@@ -97,20 +83,20 @@ def run_suite(suite: Suite, args) -> tuple[list[dict], list[dict]]:
             rows += measured
             timings = ", ".join(f"{r['implementation']} {r['median_s'] * 1e3:.3g} ms" for r in measured)
             print(f"  {case.label} {dtype}: {timings}", flush=True)
-    targets = _evaluate_targets(suite, rows)
+    targets = evaluate_targets(suite, rows)
     stamp = _report.stamp(_peers.versions())
-    _report.write_csv(RESULTS / f"{suite.name}.csv", rows)
-    _report.write_markdown(RESULTS / f"{suite.name}.md", suite.title, stamp, rows, targets)
+    _report.write_csv(args.out_dir / f"{suite.name}.csv", rows)
+    _report.write_markdown(args.out_dir / f"{suite.name}.md", suite.title, stamp, rows, targets)
     if suite.scaling and not args.quick and not args.no_plots:
         scaling_rows = []
         for case in suite.scaling:
             scaling_rows += _measure(suite, case, np.dtype(np.float64), args.repeats, rng, check=False)
-        _report.plot_scaling(RESULTS / f"{suite.name}.png", f"{suite.title} (float64, one row)", scaling_rows)
+        _report.plot_scaling(args.out_dir / f"{suite.name}.png", f"{suite.title} (float64, one row)", scaling_rows)
     return rows, targets
 
 
 def _run_kernel_suites(kernel_suites: list[Suite], args) -> None:
-    """Run the kernel suites, write ``summary.md`` (medians and targets) and optionally the README's table."""
+    """Run the kernel suites and write ``summary.md``: the kind of run, the stamp, medians and targets."""
     all_rows, all_targets = [], []
     for suite in kernel_suites:
         print(f"== {suite.title}")
@@ -118,13 +104,11 @@ def _run_kernel_suites(kernel_suites: list[Suite], args) -> None:
         all_rows += rows
         all_targets += targets
     targets = _report.targets_table(all_targets) if all_targets else "(no targets)"
+    kind = "quick run (two target shapes, few repeats)" if args.quick else "full run"
     summary = (f"{_report.stamp(_peers.versions())}\n\nMedians, float64:\n\n{_report.summary_table(all_rows)}\n\n"
                f"Targets (issue 3), all dtypes:\n\n{targets}\n")
-    (RESULTS / "summary.md").write_text(f"# Benchmark summary\n\n{summary}")
+    (args.out_dir / "summary.md").write_text(f"# Benchmark summary\n\nFrom a {kind}: {summary}")
     print("\n" + summary)
-    if args.update_readme:
-        kind = "quick run (two target shapes, few repeats)" if args.quick else "full run"
-        _report.update_readme(Path(__file__).resolve().parent.parent / "README.md", f"From a {kind}: {summary}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,18 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default 15, quick 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--update-readme", action="store_true", help="copy the summary (medians and targets) into README.md")
+    parser.add_argument("--out-dir", type=Path, default=_report.RESULTS,
+                        help="where the result files go (default: benchmarks/results)")
     args = parser.parse_args(argv)
     args.suites = [name for group in args.suites for name in groups.get(group, (group,))]
     args.repeats = args.repeats or (5 if args.quick else 15)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     print(_report.stamp(_peers.versions()))
     kernel_suites = [suites[name] for name in args.suites if name in suites]
     if kernel_suites:
         _run_kernel_suites(kernel_suites, args)
     for name in (name for name in args.suites if name in MODEL_BENCHMARKS):
         print(f"== {name} ({MODEL_BENCHMARKS[name]})", flush=True)
-        importlib.import_module(MODEL_BENCHMARKS[name]).main(["--quick"] if args.quick else [])
+        options = ["--out-dir", str(args.out_dir)] + (["--quick"] if args.quick else [])
+        importlib.import_module(MODEL_BENCHMARKS[name]).main(options)
     return 0
 
 

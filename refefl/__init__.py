@@ -12,11 +12,13 @@ from refefl.projections import isotonic_regression, isotonic_regression_kl
 from refefl.projections import entmax, projection_simplex, softmax, sparsemax
 from refefl.projections import capped_simplex_entropic, projection_capped_simplex
 from refefl.projections import projection_permutahedron, soft_rank, soft_sort
+from refefl.projections._root_finding import ConvergenceWarning  # the warning category users filter on
 from refefl.regularizers import Regularizer, regularizer
 
 __version__ = "0.1.0"
 __all__ = [
     "HAVE_EXT",
+    "ConvergenceWarning",
     "FenchelYoungLoss",
     "GeneralizedFenchelYoungLoss",
     "Regularizer",

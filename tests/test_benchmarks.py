@@ -4,13 +4,14 @@ evaluation reads ratios off the measured rows. Nothing here is timed."""
 import numpy as np
 import pytest
 
+import refefl
 from benchmarks import run
-from benchmarks.suites import Case, all_suites
-from refefl import _backend
+from benchmarks._harness import Case, check_agreement
+from benchmarks.suites import all_suites
 
 
 # every suite times "refefl ext" (backend="ext" raises without the extension); .ci/run requires it built
-@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.skipif(not refefl.HAVE_EXT, reason="refefl_ext is not built")
 @pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.name)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_implementation_agrees_with_the_reference(suite, dtype):
@@ -18,7 +19,7 @@ def test_every_implementation_agrees_with_the_reference(suite, dtype):
         pytest.skip(f"{suite.name} has no {np.dtype(dtype).name} cases")
     case = suite.agreement_case or (Case((4, 300)) if len(suite.cases[0].shape) == 2 else Case((3000,)))
     x = suite.make_input(case, dtype, np.random.default_rng(0))
-    diffs = run._check_agreement(suite, suite.implementations(), x, dtype)  # SystemExit on disagreement
+    diffs = check_agreement(suite, suite.implementations(), x, dtype)  # SystemExit on disagreement
     # the min-min loss has no compiled twin: its only refefl contender is the NumPy function
     assert ({"refefl numpy"} if suite.name == "partition_min_min" else {"refefl ext", "refefl numpy"}) <= set(diffs)
 
@@ -29,7 +30,7 @@ def test_targets_are_ratios_of_the_measured_medians():
              "input_bytes": 10}
             for dtype, impl, t in [("float64", "numpy softmax (floor)", 4.0), ("float64", "refefl ext", 1.0),
                                    ("float32", "refefl ext", 2.0), ("float64", "entmax.sparsemax", 10.0)]]
-    results = {(r["target"], r["dtype"]): r for r in run._evaluate_targets(suite, rows)}
+    results = {(r["target"], r["dtype"]): r for r in run.evaluate_targets(suite, rows)}
     floor = results[("refefl ext / numpy softmax (floor) ≤ 0.5", "float64")]
     assert floor["ratio"] == 0.25 and floor["met"]
     assert not results[("refefl ext / entmax.sparsemax ≤ 0.05", "float64")]["met"]

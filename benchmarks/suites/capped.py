@@ -11,7 +11,8 @@ import numpy as np
 
 import refefl
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, float32_no_slower, softmax_floor
+from benchmarks._harness import Case, Implementation, Suite, available, float32_no_slower
+from benchmarks.suites import softmax_floor
 
 S = 5.0
 CASES = (Case((10000, 100)), Case((1000, 1000)), Case((1, 10**6)))
@@ -66,10 +67,6 @@ def _jaxopt_box_section() -> Implementation | None:
     )
 
 
-def _with_peers(impls, *peers) -> list[Implementation]:
-    return impls + [peer for peer in peers if peer is not None]
-
-
 PROJECTION = Suite(
     name="capped",
     title=f"Projection onto the capped simplex (s = {S:g})",
@@ -77,8 +74,8 @@ PROJECTION = Suite(
     quick_cases=QUICK,
     make_input=make_input,
     reference=lambda x: refefl.projection_capped_simplex(x, S, backend="numpy"),
-    implementations=lambda: _with_peers(_refefl(refefl.projection_capped_simplex), _entmax_budget(),
-                                        _jaxopt_box_section()),
+    implementations=lambda: available(*_refefl(refefl.projection_capped_simplex), _entmax_budget(),
+                                      _jaxopt_box_section()),
     floor=softmax_floor(),
     targets=(float32_no_slower(),),
     scaling=SCALING,

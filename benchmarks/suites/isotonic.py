@@ -3,7 +3,8 @@ import numpy as np
 
 import refefl
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, Target, float32_no_slower, softmax_floor
+from benchmarks._harness import Case, Implementation, Suite, Target, available, float32_no_slower
+from benchmarks.suites import softmax_floor
 
 CASES = tuple(Case((n,), kind) for n in (10**5, 10**6) for kind in ("random", "single block"))
 
@@ -16,13 +17,12 @@ def make_input(case: Case, dtype, rng: np.random.Generator) -> np.ndarray:
 
 
 def implementations() -> list[Implementation]:
-    impls = [
+    return available(
         Implementation("refefl ext", lambda y: refefl.isotonic_regression(y, backend="ext")),
         Implementation("refefl numpy", lambda y: refefl.isotonic_regression(y, backend="numpy")),
         _peers.scipy_isotonic(),
         _peers.sklearn_isotonic(),
-    ]
-    return [impl for impl in impls if impl is not None]
+    )
 
 
 SUITE = Suite(

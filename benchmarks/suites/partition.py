@@ -22,8 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, Target
-from refefl import _backend
+from benchmarks._harness import Case, Implementation, Suite, Target, available
 from refefl.partition import Permutations, log_permanent, min_min_loss, plackett_luce_sample
 
 # -- log-permanent ----------------------------------------------------------------------------------------------
@@ -45,12 +44,11 @@ def _thewalrus_perm() -> Implementation | None:
 
 
 def _permanent_implementations() -> list[Implementation]:
-    impls = [
+    return available(
         Implementation("refefl ext", lambda x: log_permanent(x, backend="ext")),
         Implementation("refefl numpy", lambda x: log_permanent(x, backend="numpy")),
         _thewalrus_perm(),
-    ]
-    return [impl for impl in impls if impl is not None]
+    )
 
 
 PERMANENT = Suite(
@@ -131,9 +129,17 @@ def _sample_with_rng(scores: np.ndarray, m: int):
     return Permutations(scores.shape[1]).sample(np.random.default_rng(NOISE_SEED), scores.shape[0], m, scores)
 
 
+def _compiled_sample(scores: np.ndarray, noise: np.ndarray):
+    """The compiled twin of :func:`plackett_luce_sample`, exported by ``refefl_ext`` (the NumPy function takes
+    no ``backend``: :meth:`Permutations.sample` picks the twin, and the target concerns the kernel alone)."""
+    import refefl_ext
+
+    return refefl_ext.plackett_luce_sample(scores, noise)
+
+
 def _pl_implementations() -> list[Implementation]:
     return [
-        Implementation("refefl ext", lambda args: _backend.ext_kernel("plackett_luce_sample")(*args),
+        Implementation("refefl ext", lambda args: _compiled_sample(*args),
                        prepare=_pl_arguments, to_numpy=_pl_output),
         Implementation("refefl numpy", lambda args: plackett_luce_sample(*args), prepare=_pl_arguments,
                        to_numpy=_pl_output),

@@ -3,7 +3,8 @@ import numpy as np
 
 import refefl
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, Target, float32_no_slower, softmax_floor
+from benchmarks._harness import Case, Implementation, Suite, Target, available, float32_no_slower
+from benchmarks.suites import softmax_floor
 
 CASES = (Case((10000, 100)), Case((1000, 1000)), Case((1, 10**6)))
 QUICK = (Case((1000, 1000)), Case((1, 10**6)))  # two of the target shapes
@@ -21,10 +22,6 @@ def _refefl(func, **kwargs) -> list[Implementation]:
     ]
 
 
-def _with_peers(impls, *peers) -> list[Implementation]:
-    return impls + [peer for peer in peers if peer is not None]
-
-
 SPARSEMAX = Suite(
     name="sparsemax",
     title="Sparsemax / projection onto the simplex",
@@ -32,8 +29,8 @@ SPARSEMAX = Suite(
     quick_cases=QUICK,
     make_input=make_input,
     reference=lambda x: refefl.sparsemax(x, backend="numpy"),
-    implementations=lambda: _with_peers(
-        _refefl(refefl.sparsemax), _peers.torch_implementation("entmax.sparsemax", "sparsemax")
+    implementations=lambda: available(
+        *_refefl(refefl.sparsemax), _peers.torch_implementation("entmax.sparsemax", "sparsemax")
     ),
     floor=softmax_floor(),
     targets=(
@@ -52,8 +49,8 @@ ENTMAX15 = Suite(
     quick_cases=QUICK,
     make_input=make_input,
     reference=lambda x: refefl.entmax(x, 1.5, backend="numpy"),
-    implementations=lambda: _with_peers(
-        _refefl(refefl.entmax, alpha=1.5), _peers.torch_implementation("entmax.entmax15", "entmax15")
+    implementations=lambda: available(
+        *_refefl(refefl.entmax, alpha=1.5), _peers.torch_implementation("entmax.entmax15", "entmax15")
     ),
     floor=softmax_floor(),
     targets=(
@@ -72,8 +69,8 @@ ENTMAX_BISECT = Suite(
     quick_cases=QUICK,
     make_input=make_input,
     reference=lambda x: refefl.entmax(x, 1.5, backend="numpy"),
-    implementations=lambda: _with_peers(
-        _refefl(refefl.entmax, alpha=1.5, method="bisect"),
+    implementations=lambda: available(
+        *_refefl(refefl.entmax, alpha=1.5, method="bisect"),
         _peers.torch_implementation("entmax.entmax_bisect", "entmax_bisect", alpha=1.5),
     ),
     floor=softmax_floor(),

@@ -7,7 +7,7 @@ import numpy as np
 
 import refefl
 from benchmarks import _peers
-from benchmarks.suites import Case, Implementation, Suite, Target, float32_no_slower
+from benchmarks._harness import Case, Implementation, Suite, Target, available, float32_no_slower
 
 CASES = (Case((10**5,)), Case((10**6,)), Case((1000, 1000)))
 TARGET_CASE = Case((10**6,))
@@ -53,14 +53,13 @@ def _torchsort(regularization: str) -> Implementation | None:
 
 def _suite(regularization: str) -> Suite:
     def implementations() -> list[Implementation]:
-        impls = [
+        return available(
             Implementation("refefl ext", lambda x: refefl.soft_rank(x, regularization=regularization, backend="ext")),
             Implementation("refefl numpy",
                            lambda x: refefl.soft_rank(x, regularization=regularization, backend="numpy")),
             _fast_soft_sort(regularization),
             _torchsort(regularization),
-        ]
-        return [impl for impl in impls if impl is not None]
+        )
 
     return Suite(
         name=f"soft_rank_{regularization}",

@@ -6,7 +6,9 @@ two ways: full-batch Adam without validation (which must reach scikit-learn's ob
 reported) and the experiment's protocol (minibatches, early stopping, refit). Test Hamming accuracy and
 example-based F1 in %, mean over ``--seeds`` seeds for refefl.
 
-    python benchmarks/multilabel_sklearn_check.py [--datasets yeast scene emotions] [--out PATH]
+    python -m tools.multilabel_sklearn_check [--datasets yeast scene emotions] [--seeds 3] [--out PATH]
+
+(default output: ``benchmarks/results/multilabel/sklearn_check.md``).
 """
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from refefl.datasets import load_multilabel
 from refefl.estimators import BinaryRelevanceLogisticRegression, example_f1, hamming_accuracy
-from refefl.experiments.multilabel import COMMON, _blas_threads
+from refefl.experiments.multilabel import COMMON
 
+OUT = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "multilabel" / "sklearn_check.md"
 C_GRID = (0.01, 0.1, 1.0)
 
 
@@ -61,25 +65,27 @@ def check(name: str, seeds: int) -> list[str]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["yeast", "scene", "emotions"])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default="benchmarks/results/multilabel/sklearn_check.md")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=OUT, help="default: %(default)s")
+    args = parser.parse_args(argv)
     lines = ["## Binary-relevance logistic regression: refefl vs scikit-learn", "",
              "Test Hamming accuracy / example F1 (%). Full batch: refefl trained to the optimum of scikit-learn's "
              "objective on the whole training split (relative objective gap shown). Protocol: minibatch Adam, early "
              f"stopping on 20% of the training split, refit on all of it, mean over {args.seeds} seeds.", "",
              "| data set | C | scikit-learn | refefl, full batch | objective gap | refefl, protocol |",
              "|---|---|---|---|---|---|"]
-    with warnings.catch_warnings(), _blas_threads(1):
+    # one BLAS thread: the matrices are small, and a second thread on a busy machine only slows the fits
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("ignore")
         for name in args.datasets:
             lines += check(name, args.seeds)
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
