@@ -277,7 +277,8 @@ def markdown(results: dict, command: str) -> str:
     lines = [f"## Partition networks, {results['task']}: {results['dataset']}"
              + (f" ({SYNTHETIC_NOTE})" if synthetic else ""), "",
              f"Data: `{results['source']}` ({setup}). Test {metric} in %. Hyperparameters chosen on a validation "
-             f"split (see `python -m refefl.experiments.partition --help`); shared settings: "
+             f"split (see `python -m refefl.experiments.partition --help`)"
+             f"{' among one configuration per model (--quick)' if results['quick'] else ''}; shared settings: "
              f"{describe(results['common'])}.", "",
              f"| model | test {metric} | paper | difference | hyperparameters (chosen on validation) |",
              "|---|---|---|---|---|"]
