@@ -69,3 +69,10 @@ def check_features(X, n_features: int | None = None, owner: str = "the estimator
         raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {n_features} features as input")
     check_finite(X, "X")
     return X.astype(np.float64, copy=False)
+
+
+def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training mean and scale of each feature, (X - mean) / scale standardizing it; a constant feature gets
+    scale 1 (it is centred only)."""
+    std = X.std(axis=0)
+    return X.mean(axis=0), np.where(std > 0, std, 1.0)

@@ -9,7 +9,7 @@ import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
 from refefl.estimators._energy_model import ENERGIES, MAX_EXACT_LABELS, REGULARIZERS, EnergyModel
-from refefl.estimators._inputs import check_features, check_targets
+from refefl.estimators._inputs import check_features, check_targets, standardization
 from refefl.estimators._metrics import hamming_accuracy
 from refefl.estimators._params import NotFittedError, ParamsMixin
 from refefl.estimators._training import train_minibatch, validation_split
@@ -238,9 +238,7 @@ class EnergyMultilabelClassifier(ParamsMixin):
         training = self._training_settings()
         rng = _check_rng(self.random_state)
         val, train = self._split(len(X), rng)
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)
+        self.mean_, self.scale_ = standardization(X)
         Z = (X - self.mean_) / self.scale_
         self.n_features_in_, self.n_labels_ = X.shape[1], Y.shape[1]
         self.classes_ = np.arange(self.n_labels_)

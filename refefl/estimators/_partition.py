@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
-from refefl.estimators._inputs import check_features, check_targets
+from refefl.estimators._inputs import check_features, check_targets, standardization
 from refefl.estimators._metrics import example_f1
 from refefl.estimators._multilabel import _check_choice, _check_rng, _check_widths
 from refefl.estimators._params import NotFittedError, ParamsMixin
@@ -31,10 +31,10 @@ def _sum_grads(a: dict, b: dict) -> dict:
 class _PartitionEstimator(ParamsMixin):
     """Shared fitting and prediction; subclasses set the energies, the target conversion and the metric."""
 
-    _energies: tuple[str, ...] = ()
+    _energies: tuple[str, ...] = ()  # the first is the default
     _metric_name = ""
 
-    def __init__(self, energy: str, *, objective: str = "min_min", divergence: str = "kl",
+    def __init__(self, energy: str | None = None, *, objective: str = "min_min", divergence: str = "kl",
                  alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
                  tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
                  learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
@@ -93,15 +93,13 @@ class _PartitionEstimator(ParamsMixin):
         X, Y = check_features(X), self._check_y(y)
         if len(X) != len(Y):
             raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(Y)}")
-        _check_choice(self.energy, "energy", self._energies)
+        energy = self._energies[0] if self.energy is None else _check_choice(self.energy, "energy", self._energies)
         rng = _check_rng(self.random_state)
         val, train = validation_split(len(X), self.validation_fraction, rng)
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)
+        self.mean_, self.scale_ = standardization(X)
         Z = (X - self.mean_) / self.scale_
         self.n_features_in_, self.n_outputs_ = X.shape[1], Y.shape[1]
-        self._net = PartitionNetworks(X.shape[1], Y.shape[1], self.energy,
+        self._net = PartitionNetworks(X.shape[1], Y.shape[1], energy,
                                       hidden=_check_widths(self.hidden_layer_sizes, "hidden_layer_sizes"),
                                       tau_hidden=_check_widths(self.tau_hidden_layer_sizes, "tau_hidden_layer_sizes"),
                                       activation=self.activation)
@@ -213,7 +211,7 @@ class PartitionMultilabelClassifier(_PartitionEstimator):
 
     Parameters
     ----------
-    energy : {"unary", "pairwise"}, default "unary"
+    energy : {"unary", "pairwise"} or None, default None (unary)
         U(x), symmetric with a zero diagonal, is an output of the network like u(x); the mode is exact by
         enumeration for k ≤ 16, iterated conditional modes beyond.
 """ + _PARAMETERS_DOC + r"""
@@ -226,17 +224,6 @@ class PartitionMultilabelClassifier(_PartitionEstimator):
     _energies = ("unary", "pairwise")
     _metric_name = "example_f1"
 
-    def __init__(self, energy: str = "unary", *, objective: str = "min_min", divergence: str = "kl",
-                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
-                 tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
-                 learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
-                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
-                 random_state=None, verbose: bool = False):
-        super().__init__(energy, objective=objective, divergence=divergence, alpha=alpha, n_samples=n_samples,
-                         hidden_layer_sizes=hidden_layer_sizes, tau_hidden_layer_sizes=tau_hidden_layer_sizes,
-                         activation=activation, learning_rate=learning_rate, weight_decay=weight_decay,
-                         batch_size=batch_size, max_epochs=max_epochs, patience=patience,
-                         validation_fraction=validation_fraction, random_state=random_state, verbose=verbose)
 
     def _check_y(self, y) -> np.ndarray:
         return check_targets(y).astype(np.int8)
@@ -263,7 +250,7 @@ class PartitionLabelRanker(_PartitionEstimator):
 
     Parameters
     ----------
-    energy : {"permutahedron", "birkhoff"}, default "permutahedron"
+    energy : {"permutahedron", "birkhoff"} or None, default None (permutahedron)
         The modes are an argsort and a maximum-weight assignment (Hungarian).
 """ + _PARAMETERS_DOC + r"""
     References
@@ -275,17 +262,6 @@ class PartitionLabelRanker(_PartitionEstimator):
     _energies = ("permutahedron", "birkhoff")
     _metric_name = "kendall_tau"
 
-    def __init__(self, energy: str = "permutahedron", *, objective: str = "min_min", divergence: str = "kl",
-                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
-                 tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
-                 learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
-                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
-                 random_state=None, verbose: bool = False):
-        super().__init__(energy, objective=objective, divergence=divergence, alpha=alpha, n_samples=n_samples,
-                         hidden_layer_sizes=hidden_layer_sizes, tau_hidden_layer_sizes=tau_hidden_layer_sizes,
-                         activation=activation, learning_rate=learning_rate, weight_decay=weight_decay,
-                         batch_size=batch_size, max_epochs=max_epochs, patience=patience,
-                         validation_fraction=validation_fraction, random_state=random_state, verbose=verbose)
 
     def _check_y(self, y) -> np.ndarray:
         """Rank form (positions 1..k) to orderings (the label at each position, best first)."""
