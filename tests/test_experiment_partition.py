@@ -76,3 +76,14 @@ def test_a_named_folder_without_the_file_is_an_error_before_training(tmp_path, c
     assert stop.value.code == 2
     assert str(tmp_path / "label_ranking" / "glass.npz") in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_diverged_fits_are_counted_apart():
+    """A fit whose training diverged is not averaged in, and the table says how many of them there were."""
+    stat = partition._summary([0.5, None, 0.7])
+    assert stat == {"mean": pytest.approx(60.0), "std": pytest.approx(10.0), "diverged": 1}
+    results = {"task": "ranking", "dataset": "iris", "source": "synthetic", "seeds": [0], "n": 10, "n_features": 2,
+               "n_labels": 3, "folds": 3, "quick": True, "common": {},
+               "models": {"min-min logistic": {"kendall_tau": stat, "per_fold": [0.5, None, 0.7],
+                                               "hyperparameters": {}, "tau_gap": None}}}
+    assert "60.00 ± 10.00 (diverged in 1 of 3 fits)" in partition.markdown(results, "cmd")

@@ -147,8 +147,20 @@ def select(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, log
     return best[1], [{"config": jsonable(c), "validation": v} for _, c, v in scored]
 
 
-def _summary(values: list[float]) -> dict:
-    return {"mean": float(100 * np.mean(values)), "std": float(100 * np.std(values))}
+def _summary(values: list[float | None]) -> dict:
+    """Mean and std in % of the fits that trained (None: a fit that diverged, counted apart)."""
+    trained = [v for v in values if v is not None]
+    mean, std = (float(100 * np.mean(trained)), float(100 * np.std(trained))) if trained else (np.nan, np.nan)
+    return {"mean": mean, "std": std, "diverged": len(values) - len(trained)}
+
+
+def _fit(cls: type, settings: dict, seed: int, X, Y, log):
+    """The fitted estimator, or None (logged) when its training diverged (``FloatingPointError``)."""
+    try:
+        return cls(**settings, random_state=seed).fit(X, Y)
+    except FloatingPointError as error:
+        log(f"  seed {seed}: diverged ({error})")
+        return None
 
 
 def _tau_gap(estimator, X) -> dict | None:
@@ -176,10 +188,11 @@ def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bo
         config, candidates = select(cls, configs, data.X_train, data.Y_train, 0, overrides, log)
         scores, gap = [], None
         for seed in range(seeds):
-            fitted = cls(**_settings(cls, config, overrides), random_state=seed).fit(data.X_train, data.Y_train)
-            scores.append(_test_score(fitted, data.X_test, data.Y_test))
-            gap = gap or _tau_gap(fitted, data.X_test)
-            log(f"  seed {seed}: test example-F1 {100 * scores[-1]:.2f} ({len(fitted.history_)} epochs)")
+            fitted = _fit(cls, _settings(cls, config, overrides), seed, data.X_train, data.Y_train, log)
+            scores.append(None if fitted is None else _test_score(fitted, data.X_test, data.Y_test))
+            if fitted is not None:
+                gap = gap or _tau_gap(fitted, data.X_test)
+                log(f"  seed {seed}: test example-F1 {100 * scores[-1]:.2f} ({len(fitted.history_)} epochs)")
         results["models"][name] = {"example_f1": _summary(scores), "per_seed": scores,
                                    "hyperparameters": jsonable(config), "candidates": candidates,
                                    "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
@@ -237,11 +250,12 @@ def run_ranking(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None,
         scores, gap = [], None
         for seed in range(seeds):
             for fold, (train, test) in enumerate(data.folds(folds, seed)):
-                fitted = cls(**_settings(cls, config, final), random_state=seed).fit(data.X[train], data.Y[train])
-                scores.append(fitted.score(data.X[test], data.Y[test]))
-                gap = gap or _tau_gap(fitted, data.X[test])
-                log(f"  seed {seed} fold {fold + 1}/{folds}: test Kendall tau {100 * scores[-1]:.2f} "
-                    f"({len(fitted.history_)} epochs)")
+                fitted = _fit(cls, _settings(cls, config, final), seed, data.X[train], data.Y[train], log)
+                scores.append(None if fitted is None else fitted.score(data.X[test], data.Y[test]))
+                if fitted is not None:
+                    gap = gap or _tau_gap(fitted, data.X[test])
+                    log(f"  seed {seed} fold {fold + 1}/{folds}: test Kendall tau {100 * scores[-1]:.2f} "
+                        f"({len(fitted.history_)} epochs)")
         results["models"][name] = {"kendall_tau": _summary(scores), "per_fold": scores,
                                    "hyperparameters": jsonable(config), "candidates": candidates,
                                    "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
@@ -285,6 +299,8 @@ def markdown(results: dict, command: str) -> str:
     for name, entry in results["models"].items():
         stat = entry[key]
         ours = f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+        if stat.get("diverged"):
+            ours += f" (diverged in {stat['diverged']} of {stat['diverged'] + len(_trained(entry))} fits)"
         theirs = paper.get(name)
         diff = "" if theirs is None else f"{stat['mean'] - theirs:+.2f}"
         lines.append(f"| {name} | {ours} | {'' if theirs is None else f'{theirs:.2f}'} | {diff} | "
@@ -305,6 +321,10 @@ def markdown(results: dict, command: str) -> str:
         lines += [f"| {'exact MLE' if row['m'] is None else row['m']} | {row['train_nll']:.4f} | "
                   f"{row['test_example_f1']:.2f} |" for row in results["sample_sweep"]]
     return "\n".join(lines + ["", f"Command: `{command}`"]) + "\n"
+
+
+def _trained(entry: dict) -> list[float]:
+    return [v for v in entry.get("per_seed", entry.get("per_fold", [])) if v is not None]
 
 
 def _targets(results: dict) -> list[str]:
