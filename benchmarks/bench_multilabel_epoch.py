@@ -1,7 +1,7 @@
 """A training epoch of the quadratic GFY model against the unary model on yeast:
 ``python -m benchmarks.bench_multilabel_epoch [--quick]``.
 
-Issue 4's target: an epoch of the quadratic model costs at most 3× an epoch of the unary model (the inner
+The target: an epoch of the quadratic model costs at most 3× an epoch of the unary model (the inner
 maximization must not dominate). The models are the multilabel experiment's
 (:mod:`refefl.experiments.multilabel`): its shared settings (Adam, batch size, validation split) and, per model,
 the hyperparameters it chose on yeast (``benchmarks/results/multilabel/yeast.json``; without that file, the

@@ -106,7 +106,7 @@ def _run_kernel_suites(kernel_suites: list[Suite], args) -> None:
     targets = _report.targets_table(all_targets) if all_targets else "(no targets)"
     kind = "quick run (two target shapes, few repeats)" if args.quick else "full run"
     summary = (f"{_report.stamp(_peers.versions())}\n\nMedians, float64:\n\n{_report.summary_table(all_rows)}\n\n"
-               f"Targets (issue 3), all dtypes:\n\n{targets}\n")
+               f"Targets, all dtypes:\n\n{targets}\n")
     (args.out_dir / "summary.md").write_text(f"# Benchmark summary\n\nFrom a {kind}: {summary}")
     print("\n" + summary)
 

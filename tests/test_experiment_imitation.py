@@ -145,7 +145,7 @@ def test_componentwise_maximizer_is_global(omega_name, seed, temperature):
 @given(seed=SEEDS)
 def test_policy_gradient_through_the_head_network_matches_finite_differences(seed):
     """With an exact maximizer the loss is differentiable a.e. in the network weights and its gradient is
-    Danskin's, backpropagated through the heads (MATH.md §2.3): checked against the re-solved loss."""
+    Danskin's, backpropagated through the heads (docs/fenchel_young.md §2.3): checked against the re-solved loss."""
     rng = np.random.default_rng(seed)
     energy = MaxConcaveEnergy(3, 2, rank=2)
     heads = HeadNetwork(energy, 2, hidden=(5,))

@@ -1,4 +1,4 @@
-"""Fenchel-Young properties that every registered regularizer Ω must satisfy (MATH.md §1).
+"""Fenchel-Young properties that every registered regularizer Ω must satisfy (docs/fenchel_young.md §1).
 
 For each Ω: the FY inequality Ω(y) + Ω*(θ) ≥ ⟨θ, y⟩ with equality at ŷ; L ≥ 0 and L = 0 at y = ŷ(θ); the
 strong-convexity lower bound L ≥ (μ/2)‖y − ŷ‖²; ∇_θ L = ŷ − y and predict = ∇Ω* against central differences;

@@ -116,7 +116,7 @@ def test_feature_learning_gap_shrinks_along_gda():
 
 
 def reference_loop(data, energy, n_iter, rng, config, restart_at):
-    """The GDA spelled out with the public step functions: restart, Langevin, neurons (MATH.md §4 order)."""
+    """The GDA spelled out with the public step functions: restart, Langevin, neurons (docs/gda.md §2 order)."""
     step_x, step_z, step_w = config.steps(energy.dim)
     walkers = gda.restart_walkers(data)
     for t in range(n_iter):

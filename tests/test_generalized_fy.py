@@ -1,4 +1,4 @@
-"""Generalized Fenchel-Young losses (MATH.md §2), for each energy × regularizer: L ≥ 0 and L = F(ŷ) − F(y);
+"""Generalized Fenchel-Young losses (docs/fenchel_young.md §2), for each energy × regularizer: L ≥ 0 and L = F(ŷ) − F(y);
 L = 0 at the maximizer; Danskin's gradient against finite differences; convexity in params when Φ is affine in
 them; the strong-convexity lower bound for concave energies; approximate maximizers lower-bound the loss; the
 bilinear energy gives the classic FY loss for every registered regularizer; the paper's reference values;
@@ -52,7 +52,7 @@ def make_case(kind, omega_name, rng, n=3, k=4, d=2):
     if kind.startswith("quadratic"):
         b = rng.normal(size=(n, k, k) if kind.endswith("per_row") else (k, k))
         a = (b + b.swapaxes(-1, -2)) / 2
-        if omega_name == "binary_entropy":  # zero diagonal, as in MATH.md §2 (the low-rank cases cover A_jj ≠ 0)
+        if omega_name == "binary_entropy":  # zero diagonal, as in docs/fenchel_young.md §2 (the low-rank cases cover A_jj ≠ 0)
             a -= np.einsum("...ij,ij->...ij", a, np.eye(k))
         a *= 0.9 * MU[omega_name] / np.abs(np.linalg.eigvalsh(a)).max()
         energy, params = energies.Quadratic(), (theta, a)
@@ -176,7 +176,7 @@ def test_bilinear_is_the_classic_loss(omega_name, seed, scale):
 
 
 def test_reference_values():
-    """MATH.md §2: bilinear + binary negentropy, + ½‖·‖² on the box, simplex + Shannon."""
+    """docs/fenchel_young.md §2: bilinear + binary negentropy, + ½‖·‖² on the box, simplex + Shannon."""
     theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
     logistic = refefl.GeneralizedFenchelYoungLoss(energies.Bilinear(), regularizer("binary_entropy"))
     np.testing.assert_allclose(logistic.value(theta, y), [0.9142667], atol=5e-8)

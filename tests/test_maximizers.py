@@ -149,7 +149,7 @@ def test_coordinate_ascent_is_monotone(omega_name, concave, seed):
 
 
 def test_coordinate_ascent_single_coordinate_updates():
-    """MATH.md §2 closed forms: σ(θ_j + Σ_{i≠j} A_ji y_i) and clip((θ_j + Σ_{i≠j} A_ji y_i)/(1 − A_jj), 0, 1)."""
+    """docs/fenchel_young.md §2 closed forms: σ(θ_j + Σ_{i≠j} A_ji y_i) and clip((θ_j + Σ_{i≠j} A_ji y_i)/(1 − A_jj), 0, 1)."""
     theta, a = np.array([[0.3, -1.0]]), np.array([[-0.5, 2.0], [2.0, 0.25]])
     y = np.array([[0.2, 0.7]])
     out = y.copy()

@@ -1,6 +1,6 @@
 """Box regularizers on [0, 1]^k: binary negentropy (sigmoid, Σ softplus) and half squared norm (clip, Huber).
 
-MATH.md §2 reference values, closed forms of Ω and Ω*, the logistic loss, JVPs vs central differences, extreme
+docs/fenchel_young.md §2 reference values, closed forms of Ω and Ω*, the logistic loss, JVPs vs central differences, extreme
 magnitudes without warnings, ``-inf`` scores, float32. Generic Fenchel-Young properties: test_fenchel_young.py.
 """
 import warnings
@@ -29,7 +29,7 @@ def huber(t):
 
 
 def test_binary_entropy_reference_values():
-    """MATH.md §2: bilinear + binary negentropy, θ = [1, −2, 0.5], y = [1, 0, 1]."""
+    """docs/fenchel_young.md §2: bilinear + binary negentropy, θ = [1, −2, 0.5], y = [1, 0, 1]."""
     loss = refefl.FenchelYoungLoss(refefl.regularizer("binary_entropy"))
     assert loss.value(THETA, Y) == pytest.approx(0.9142667, abs=5e-8)
     assert_close(loss.grad(THETA, Y), sigmoid(THETA) - Y)
@@ -37,7 +37,7 @@ def test_binary_entropy_reference_values():
 
 
 def test_box_squared_reference_values():
-    """MATH.md §2: bilinear + ½‖·‖² on the box, same θ and y: ŷ = [1, 0, 0.5], L = 0.125."""
+    """docs/fenchel_young.md §2: bilinear + ½‖·‖² on the box, same θ and y: ŷ = [1, 0, 0.5], L = 0.125."""
     omega = refefl.regularizer("box_squared")
     np.testing.assert_array_equal(omega.predict(THETA), [1, 0, 0.5])
     assert_close(refefl.FenchelYoungLoss(omega).value(THETA, Y), 0.125)

@@ -39,7 +39,7 @@ class Energy(ABC):
     Fenchel-Young Losses", NeurIPS, §3.
     """
 
-    #: Φ(y, ·) is affine in params for every y (the generalized FY loss is then convex in params, MATH.md §2.4)
+    #: Φ(y, ·) is affine in params for every y (the generalized FY loss is then convex in params, docs/fenchel_young.md §2.4)
     affine_in_params: bool = False
     #: Φ(·, params) is concave in y for every params (the inner maximization is then a concave problem)
     concave_in_y: bool = False

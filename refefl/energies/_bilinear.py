@@ -15,7 +15,7 @@ class Bilinear(Energy):
 
     ``params`` is θ, an ndarray of shape (n_samples, n_labels). With this energy the generalized FY loss is the
     classic FY loss :math:`L_\Omega(\theta; y)` and the maximizer is the regularized prediction
-    :math:`\hat y_\Omega(\theta)` (MATH.md §2.8).
+    :math:`\hat y_\Omega(\theta)` (docs/fenchel_young.md §2.8).
 
     References
     ----------

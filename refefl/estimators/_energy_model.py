@@ -10,13 +10,13 @@ per-row losses, and its gradient follows Danskin's formula through the network,
     \nabla_W L = J_{f_W}^\top\big[\nabla_\theta\Phi(\hat y, \theta) - \nabla_\theta\Phi(y, \theta)\big],
     \qquad \nabla_A L = \tfrac12 \textstyle\sum_i (\hat y_i \hat y_i^\top - y_i y_i^\top),
 
-with ŷ held fixed (MATH.md §2.3).
+with ŷ held fixed (docs/fenchel_young.md §2.3).
 
 Why the pairwise matrix is constrained: with A free, the inner problem max_y Φ − Ω stops being concave as A
 grows, coordinate ascent returns a local maximizer, and training learns to exploit it: the loss it sees,
 F(ŷ_local) − F(y), falls while the true loss and the accuracy get worse (measured on yeast: validation Hamming
 accuracy from 79.1% down to 75% within 30 epochs, with λ_max(A) ≈ 7 > 4, the strong convexity of the binary
-entropy). So A keeps a zero diagonal (the coordinate updates are then closed forms: a sigmoid or a clip, MATH.md
+entropy). So A keeps a zero diagonal (the coordinate updates are then closed forms: a sigmoid or a clip, docs/fenchel_young.md
 §2) and :math:`\lambda_{\max}(A) \le \mu/2`, with μ the strong convexity of Ω on the box (4 for the binary
 entropy, 1 for ½‖·‖²): F is then (μ/2)-strongly concave, the maximizer is unique, coordinate ascent converges
 linearly to it, and the loss is the exact generalized FY loss of a "linear-concave" model. With the binary

@@ -216,7 +216,7 @@ class HeadNetwork:
     r"""Energy parameters predicted from the state by an MLP: :math:`(\theta, V, b) = (4 h_\theta, 2 h_V, h_b)` with
     :math:`h = f_W(s)` a ``tanh`` :class:`~refefl.nn.MLP` (the fixed scales give the pieces of a
     :class:`MaxConcaveEnergy` a useful range at initialization). Backward: :math:`\nabla_W = J_f^\top
-    \nabla_{(\theta, V, b)}` (MATH.md §2.3), with the loss gradient taken at fixed ŷ.
+    \nabla_{(\theta, V, b)}` (docs/fenchel_young.md §2.3), with the loss gradient taken at fixed ŷ.
 
     References
     ----------
@@ -333,7 +333,7 @@ class EnergyPolicy:
     own maximizer then polishes it within its fixed budget). Acting starts from the previous action and, with
     ``act_grid`` = m > 0, from an m × m grid too, keeping the best objective (the warm start keeps a local solver
     in the basin of the previous action). ``unconverged_`` counts the training steps whose inner solve used up its
-    budget (expected with a fixed budget: the loss is then the lower bound L̃ ≤ L, MATH.md §2.7).
+    budget (expected with a fixed budget: the loss is then the lower bound L̃ ≤ L, docs/fenchel_young.md §2.7).
 
     Parameters
     ----------
@@ -342,7 +342,7 @@ class EnergyPolicy:
     parametrization : StateInput or HeadNetwork
         How the trained weights W and the state s give the energy's parameters p_W(s).
     maximizer : Maximizer
-        Inner solver used in training (a fixed budget is fine: MATH.md §2.7).
+        Inner solver used in training (a fixed budget is fine: docs/fenchel_young.md §2.7).
     act_maximizer : Maximizer or None
         Inner solver used to act (default: ``maximizer``).
     train_starts, act_grid : int, default 0

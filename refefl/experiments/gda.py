@@ -43,7 +43,7 @@ import numpy as np
 from refefl import gda
 
 
-#: the paper's d = 3 results after 4000 iterations, (N, p_R) -> KL@500, KL@1000, KL, SM, TV (MATH.md's table)
+#: the paper's d = 3 results after 4000 iterations, (N, p_R) -> KL@500, KL@1000, KL, SM, TV (docs/gda.md §4)
 PAPER_D3 = {
     (1000, "0"): (0.11, 0.0077, 0.0044, 0.117, 9.93), (1000, "1"): (0.30, 0.064, 0.0107, 0.258, 10.29),
     (1000, "1/60"): (0.14, 0.0104, 0.0039, 0.127, 9.88), (10000, "0"): (0.11, 0.0066, 0.0006, 0.028, 9.74),

@@ -31,7 +31,7 @@ References
 Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized Fenchel-Young
 Losses", NeurIPS, §5. Confirmed from the paper's abstract: it demonstrates the losses on imitation learning. The
 setting followed here (energy policies a = argmax over [−1, 1]^d of Φ(a, s) − Ω(a), compared with MSE regression
-and implicit behaviour cloning) comes from the project's spec (MATH.md §2); we could not read §5 and did not
+and implicit behaviour cloning) follows the paper's description of generalized FY losses (docs/fenchel_young.md §2); we could not read §5 and did not
 confirm its environments and data, its energy architecture, Ω, inner solver and budget, or its numbers. The task
 is ours (no simulator), and implicit behaviour cloning is not implemented.
 """

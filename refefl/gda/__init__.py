@@ -3,7 +3,7 @@
 Shallow ReLU energies on the sphere (:class:`ReLUEnergy`), Langevin walkers (:func:`particle_step`), neuron
 transport and mass updates (:func:`neuron_step`), the GDA loop with restarts (:func:`train_gda`), the paper's
 teacher with exact sampling, the exact-MLE and score-matching baselines, and the metrics (KL, score-matching
-distance, total variation, duality gap). See MATH.md §4 and ``python -m refefl.experiments.gda``.
+distance, total variation, duality gap). See docs/gda.md and ``python -m refefl.experiments.gda``.
 """
 from refefl.gda._baselines import (mle_witness_gradient, score_matching_loss, score_matching_witness_gradient,
                                    train_mle, train_score_matching)

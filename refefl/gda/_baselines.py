@@ -29,7 +29,7 @@ def mle_witness_gradient(energy: ReLUEnergy, data, quadrature: SphereQuadrature)
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the exact-gradient MLE baseline on a
-    grid of S² (MATH.md §4).
+    grid of S² (docs/gda.md §4).
     """
     x = energy._points(data)
     z = energy.directions
@@ -96,7 +96,7 @@ def score_matching_witness_gradient(energy: ReLUEnergy, data, step: float) -> np
     References
     ----------
     Domingo-Enrich et al. (2022), "one Langevin step from the data is score matching": E_data[φ] − E[φ(y)]
-    = h E_data[⟨∇φ, ∇E⟩ − Δφ] + o(h) (MATH.md §4; equation number unconfirmed).
+    = h E_data[⟨∇φ, ∇E⟩ − Δφ] + o(h) (docs/gda.md §3; equation number unconfirmed).
     """
     x = energy._points(data)
     h = check_positive(step, "step")
@@ -124,7 +124,7 @@ def train_mle(data, student: ReLUEnergy, quadrature: SphereQuadrature, *, n_iter
     References
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
-    overparametrized shallow neural networks", MLE baseline (MATH.md §4).
+    overparametrized shallow neural networks", MLE baseline (docs/gda.md §4).
     """
     x = student._points(data)
     _, step_z, step_w = config.steps(student.dim)
@@ -145,7 +145,7 @@ def train_score_matching(data, student: ReLUEnergy, *, n_iter: int, config: GDAC
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", score matching as the p_R = 1 limit
-    (MATH.md §4).
+    (docs/gda.md §4).
     """
     x = student._points(data)
     step_x, step_z, step_w = config.steps(student.dim)

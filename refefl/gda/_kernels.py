@@ -14,7 +14,7 @@ in double for both dtypes.
 References
 ----------
 Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
-overparametrized shallow neural networks": the particle update and the neuron velocity of the GDA (MATH.md §4;
+overparametrized shallow neural networks": the particle update and the neuron velocity of the GDA (docs/gda.md §2;
 algorithm and equation numbers unconfirmed).
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def walker_pass(walkers, directions, output_weights, step, noise, out, moment) -
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the particle update of the GDA and the neuron velocity it feeds
-    (MATH.md §4, steps 2–3; numbers unconfirmed).
+    (docs/gda.md §2, steps 2–3; numbers unconfirmed).
     """
     active = (walkers @ directions.T > 0).astype(walkers.dtype)
     grad = tangent_project(active @ (output_weights[:, None] * directions), walkers)

@@ -19,7 +19,7 @@ def antithetic_noise(rng: np.random.Generator, n_pairs: int, dim: int, dtype=np.
     References
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
-    overparametrized shallow neural networks", the experiments' antithetic walkers (MATH.md §4;
+    overparametrized shallow neural networks", the experiments' antithetic walkers (docs/gda.md §2;
     section unconfirmed).
     """
     xi = rng.standard_normal((n_pairs, dim)).astype(dtype, copy=False)

@@ -36,7 +36,7 @@ def sphere_quadrature(n_theta: int = 100, n_phi: int = 100) -> SphereQuadrature:
 
     References
     ----------
-    Domingo-Enrich et al. (2022), §5: "KL by quadrature on a 100 × 100 grid of S²" (as summarized in MATH.md §4).
+    Domingo-Enrich et al. (2022), §5: "KL by quadrature on a 100 × 100 grid of S²" (docs/gda.md §4).
     """
     theta = (np.arange(check_positive_int(n_theta, "n_theta")) + 0.5) * np.pi / n_theta
     phi = (np.arange(check_positive_int(n_phi, "n_phi")) + 0.5) * 2 * np.pi / n_phi
@@ -159,7 +159,7 @@ def dual_objective(density, data, quadrature: SphereQuadrature, beta: float, dir
     References
     ----------
     Domingo-Enrich et al. (2022), the dual of maximum likelihood over the F1 ball (feature-learning regime) and
-    its lazy version with the directions fixed (theorem numbers unconfirmed); MATH.md §4.
+    its lazy version with the directions fixed (theorem numbers unconfirmed); docs/gda.md §4.
     """
     mu = np.asarray(density, dtype=np.float64)
     if mu.shape != quadrature.weights.shape or np.any(mu < 0) or not np.isclose(mu.sum(), 1.0):

@@ -30,7 +30,7 @@ def paper_teacher(dim: int = 3, beta: float = 10.0) -> ReLUEnergy:
 
     References
     ----------
-    Domingo-Enrich et al. (2022), §5 (numerical experiments; teacher directions as listed in MATH.md §4).
+    Domingo-Enrich et al. (2022), §5 (numerical experiments; teacher directions as listed in docs/gda.md §4).
     """
     dim = check_positive_int(dim, "dim")
     if dim < 3:

@@ -25,11 +25,11 @@ class GDAConfig:
     step_x : float
         Langevin step :math:`h_x` (paper: 0.02).
     step_z, step_w : float or None
-        Neuron and mass steps. None picks the paper's defaults (MATH.md §4), with
+        Neuron and mass steps. None picks the paper's defaults (docs/gda.md §2), with
         :math:`\alpha = 1 + 0.1\, p_R / h_x` (:math:`p_R = 1/N_\mathrm{restart}`): :math:`h_z = 0.04\alpha`,
         :math:`h_w = 0.04\alpha` in d = 3 and :math:`h_z = h_w = 0.2\alpha` in d > 3 (the paper's d = 15 values;
         unconfirmed for 3 < d < 15). α compensates the O(h_x) size of the restarted (score-matching) update.
-        The paper's text gives :math:`h_w = 0.02\alpha` in d = 3, but its figures behave like 0.04 (MATH.md);
+        The paper's text gives :math:`h_w = 0.02\alpha` in d = 3, but its figures behave like 0.04 (docs/gda.md §2);
         with 0.04 the KL at iterations 500 and 1000 matches the paper's table (0.107 vs 0.11 at 500 for
         p_R = 0), with 0.02 it lags by 2× (0.30), so 0.04 is the default.
     beta : float
@@ -48,7 +48,7 @@ class GDAConfig:
     References
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
-    overparametrized shallow neural networks", §5 (step sizes, α, β; MATH.md §4 notes
+    overparametrized shallow neural networks", §5 (step sizes, α, β; docs/gda.md §2 notes
     which of them are uncertain).
     """
 
