@@ -8,7 +8,7 @@
 - ``central_difference``, ``directional_derivative``, ``assert_close``, ``default_tolerance``: finite differences
   and dtype-keyed tolerances.
 
-Only the checks need Hypothesis (``pip install 'refefl[testing]'``); it is imported when a check runs.
+Only the checks need Hypothesis (``pip install 'refefl[test]'``); it is imported when a check runs.
 See docs/testing.md.
 """
 from refefl.testing._check_derivatives import check_jvp, check_vjp, refefl_jvp

@@ -33,7 +33,7 @@ def require_hypothesis():
         import hypothesis
     except ImportError as error:  # pragma: no cover - exercised only without hypothesis
         raise ImportError(
-            "refefl's check_* functions need Hypothesis: pip install 'refefl[testing]' (or hypothesis>=6.90)"
+            "refefl's check_* functions need Hypothesis: pip install 'refefl[test]' (or hypothesis>=6.90)"
         ) from error
     return hypothesis
 
