@@ -30,6 +30,13 @@ class RankingDataset:
 
     ``source`` names the data without this machine's folders (``"label_ranking/iris.npz"``) or is
     ``"synthetic"``.
+
+    Examples
+    --------
+    >>> from refefl.datasets import make_synthetic_label_ranking
+    >>> data = make_synthetic_label_ranking(n_samples=20, n_features=3, n_labels=4)
+    >>> print(data.name, data.X.shape, data.Y.shape)
+    synthetic (20, 3) (20, 4)
     """
 
     name: str
@@ -91,6 +98,13 @@ def load_label_ranking(
     ----------
     Cheng, Hühn, Hüllermeier (2009), "Decision Tree and Instance-Based Learning for Label Ranking", ICML
     (the semi-synthetic data sets from UCI and Statlog).
+
+    Examples
+    --------
+    >>> from refefl.datasets import load_label_ranking
+    >>> data = load_label_ranking("iris", data_dir="/nonexistent", synthetic=True)
+    >>> data.Y.ndim
+    2
     """
     if name not in LABEL_RANKING_DATASETS:
         raise ValueError(f"unknown label-ranking data set {name!r}; expected one of {LABEL_RANKING_DATASETS}")
@@ -128,6 +142,14 @@ def make_synthetic_label_ranking(
     ----------
     Plackett (1975), "The Analysis of Permutations", Applied Statistics 24(2); Cheng, Dembczyński,
     Hüllermeier (2010), "Label Ranking Methods based on the Plackett-Luce Model", ICML.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.datasets import make_synthetic_label_ranking
+    >>> data = make_synthetic_label_ranking(n_samples=20, n_features=3, n_labels=4, rng=np.random.default_rng(0))
+    >>> print(np.sort(data.Y[0]))
+    [1 2 3 4]
     """
     n_samples, n_features = check_positive_int(n_samples, "n_samples"), check_positive_int(n_features, "n_features")
     n_labels = check_positive_int(n_labels, "n_labels")

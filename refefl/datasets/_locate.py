@@ -31,6 +31,13 @@ class Dataset:
 
     ``source`` names the data without this machine's folders: the file relative to the data root
     (``"multilabel/yeast.npz"``), or ``"synthetic"`` for a generated stand-in.
+
+    Examples
+    --------
+    >>> from refefl.datasets import make_synthetic_multilabel
+    >>> data = make_synthetic_multilabel(n_samples=50, n_features=4, n_labels=3)
+    >>> print(data.name, data.X_train.shape[1], data.Y_train.shape[1])
+    synthetic 4 3
     """
 
     name: str

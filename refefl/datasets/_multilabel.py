@@ -50,6 +50,13 @@ def load_multilabel(
     FileNotFoundError
         When the file is not under the configured folder, or no folder is configured (see
         :func:`refefl.datasets.locate`); the synthetic stand-in is never substituted silently.
+
+    Examples
+    --------
+    >>> from refefl.datasets import load_multilabel
+    >>> data = load_multilabel("yeast", data_dir="/nonexistent", synthetic=True)
+    >>> data.Y_train.ndim
+    2
     """
     if name not in MULTILABEL_DATASETS:
         raise ValueError(f"unknown multilabel data set {name!r}; expected one of {MULTILABEL_DATASETS}")
@@ -88,6 +95,14 @@ def make_synthetic_multilabel(
     with Gaussian features x, a random W, and a symmetric zero-diagonal A holding a few strong positive
     (co-occurring) and negative (exclusive) label pairs, so that a pairwise energy beats unary models. Exact
     sampling enumerates the 2^k label sets (k ≤ 12). One third of the samples form the test split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.datasets import make_synthetic_multilabel
+    >>> data = make_synthetic_multilabel(n_samples=50, n_features=4, n_labels=3, rng=np.random.default_rng(0))
+    >>> print(data.X_train.shape[1], data.Y_train.shape[1], set(np.unique(data.Y_train)) <= {0, 1})
+    4 3 True
     """
     if not 1 <= n_labels <= 12:
         raise ValueError(f"n_labels must be between 1 and 12 (exact enumeration), got {n_labels}")

@@ -37,6 +37,14 @@ class Energy(ABC):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Bilinear
+    >>> theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    >>> print(np.round(Bilinear().value(theta, y), 4))
+    [1.5]
     """
 
     #: Φ(y, ·) is affine in params for every y (the generalized FY loss is then convex in params, docs/fenchel_young.md §2.4)

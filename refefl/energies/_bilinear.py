@@ -21,6 +21,16 @@ class Bilinear(Energy):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §3 (Φ(y, θ) = ⟨y, θ⟩ recovers Fenchel-Young losses).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Bilinear
+    >>> theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    >>> print(np.round(Bilinear().value(theta, y), 4))
+    [1.5]
+    >>> print(np.round(Bilinear().grad_y(theta, y), 4))
+    [[ 1.  -2.   0.5]]
     """
 
     affine_in_params = True

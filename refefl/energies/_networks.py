@@ -49,6 +49,16 @@ class MLPEnergy(Energy):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §4 (energy networks Φ(y, x) given by neural networks).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import MLPEnergy
+    >>> energy = MLPEnergy(n_features=4, n_labels=3, hidden=(8,))
+    >>> params = energy.init(np.random.default_rng(0))
+    >>> x, y = np.ones((2, 4)), np.full((2, 3), 0.5)
+    >>> energy.value((x, params), y).shape
+    (2,)
     """
 
     def __init__(self, n_features: int, n_labels: int, *, hidden: Sequence[int] = (64,), activation: str = "softplus"):
@@ -124,6 +134,16 @@ class InputConcaveEnergy(Energy):
     Amos, Xu, Kolter (2017), "Input Convex Neural Networks", ICML, §2 and Prop. 1 (the convex version: negate to
     get the concave one); Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with
     Generalized Fenchel-Young Losses", NeurIPS, §4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import InputConcaveEnergy
+    >>> energy = InputConcaveEnergy(n_features=4, n_labels=3, hidden=(8,))
+    >>> params = energy.init(np.random.default_rng(0))
+    >>> x, y = np.ones((2, 4)), np.full((2, 3), 0.5)
+    >>> energy.value((x, params), y).shape
+    (2,)
     """
 
     concave_in_y = True

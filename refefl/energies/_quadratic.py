@@ -53,6 +53,17 @@ class PairwiseEnergy(Energy):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §4 (quadratic energies and coordinate ascent).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Quadratic
+    >>> theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    >>> A = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    >>> print(np.round(Quadratic().value((theta, A), y), 4))
+    [3.5]
+    >>> print(np.round(Quadratic().grad_y((theta, A), y), 4))
+    [[ 3.  -1.   2.5]]
     """
 
     @abstractmethod
@@ -82,6 +93,17 @@ class Quadratic(PairwiseEnergy):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §4 (quadratic energies) and §6 (multilabel classification).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Quadratic
+    >>> theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    >>> A = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    >>> print(np.round(Quadratic().value((theta, A), y), 4))
+    [3.5]
+    >>> print(np.round(Quadratic().grad_y((theta, A), y), 4))
+    [[ 3.  -1.   2.5]]
     """
 
     affine_in_params = True
@@ -132,6 +154,15 @@ class LowRankConcave(PairwiseEnergy):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §4 (low-rank concave quadratic energies, "linear-concave" class).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import LowRankConcave
+    >>> theta, y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    >>> V = np.array([[1.0], [0.0], [1.0]])
+    >>> print(np.round(LowRankConcave().value((theta, V), y), 4))
+    [-0.5]
     """
 
     concave_in_y = True

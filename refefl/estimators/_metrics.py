@@ -12,7 +12,15 @@ from refefl._validation import as_float_array, check_same_shape
 
 
 def check_label_matrix(Y, name: str) -> np.ndarray:
-    """``Y`` as a 2-D float64 array of 0s and 1s (bools and integers accepted); ``ValueError`` otherwise."""
+    """``Y`` as a 2-D float64 array of 0s and 1s (bools and integers accepted); ``ValueError`` otherwise.
+
+    Examples
+    --------
+    >>> from refefl.estimators._metrics import check_label_matrix
+    >>> check_label_matrix([[1, 0], [0, 1]], "Y")
+    array([[1., 0.],
+           [0., 1.]])
+    """
     Y = as_float_array(Y, name, min_ndim=2)
     if Y.ndim != 2 or Y.shape[0] == 0:
         raise ValueError(f"{name} must have shape (n_samples, n_labels) with n_samples >= 1, got {Y.shape}")
@@ -56,6 +64,15 @@ def hamming_accuracy(Y_true, Y_pred) -> float:
     Schapire, Singer (2000), "BoosTexter: A Boosting-based System for Text Categorization", Machine Learning
     39, §2 (Hamming loss); Tsoumakas, Katakis, Vlahavas (2010), "Mining Multi-label Data", Data Mining and
     Knowledge Discovery Handbook, §4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._metrics import hamming_accuracy
+    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
+    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> print(round(hamming_accuracy(Y_true, Y_pred), 4))
+    0.6667
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(1 - (fp + fn).mean())
@@ -81,6 +98,15 @@ def example_f1(Y_true, Y_pred) -> float:
     ----------
     Godbole, Sarawagi (2004), "Discriminative Methods for Multi-labeled Classification", PAKDD, §6;
     Tsoumakas, Katakis, Vlahavas (2010), "Mining Multi-label Data", §4.1 (example-based F1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._metrics import example_f1
+    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
+    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> print(round(example_f1(Y_true, Y_pred), 4))
+    0.6667
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1)).mean())
@@ -106,6 +132,15 @@ def micro_f1(Y_true, Y_pred) -> float:
     ----------
     Yang (1999), "An Evaluation of Statistical Approaches to Text Categorization", Information Retrieval 1,
     §3.2 (micro- and macro-averaging); Tsoumakas, Katakis, Vlahavas (2010), "Mining Multi-label Data", §4.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._metrics import micro_f1
+    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
+    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> print(round(micro_f1(Y_true, Y_pred), 4))
+    0.6667
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(), fp.sum(), fn.sum()))
@@ -131,6 +166,15 @@ def macro_f1(Y_true, Y_pred) -> float:
     ----------
     Yang (1999), "An Evaluation of Statistical Approaches to Text Categorization", Information Retrieval 1,
     §3.2; Tsoumakas, Katakis, Vlahavas (2010), "Mining Multi-label Data", §4.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._metrics import macro_f1
+    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
+    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> print(round(macro_f1(Y_true, Y_pred), 4))
+    0.6667
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(axis=0), fp.sum(axis=0), fn.sum(axis=0)).mean())

@@ -11,7 +11,14 @@ from refefl._validation import as_float_array, check_finite, check_same_shape
 
 
 def check_rank_matrix(Y, name: str) -> np.ndarray:
-    """``Y`` as a 2-D float64 array of shape (n, k), n ≥ 1, k ≥ 2, each row of k distinct finite values."""
+    """``Y`` as a 2-D float64 array of shape (n, k), n ≥ 1, k ≥ 2, each row of k distinct finite values.
+
+    Examples
+    --------
+    >>> from refefl.estimators._ranking_metrics import check_rank_matrix
+    >>> check_rank_matrix([[1, 2, 3]], "Y")
+    array([[1., 2., 3.]])
+    """
     Y = as_float_array(Y, name, min_ndim=2)
     if Y.ndim != 2 or Y.shape[0] == 0 or Y.shape[1] < 2:
         raise ValueError(f"{name} must have shape (n_samples, n_labels) with n_samples >= 1 and n_labels >= 2, "
@@ -53,6 +60,15 @@ def kendall_tau(Y_true, Y_pred) -> float:
     ----------
     Kendall (1938), "A New Measure of Rank Correlation", Biometrika 30; Cheng, Hühn, Hüllermeier (2009),
     "Decision Tree and Instance-Based Learning for Label Ranking", ICML, §5 (the evaluation of label ranking).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._ranking_metrics import kendall_tau
+    >>> Y_true = np.array([[1, 2, 3, 4], [1, 2, 3, 4]])
+    >>> Y_pred = np.array([[1, 2, 3, 4], [2, 1, 3, 4]])
+    >>> print(round(kendall_tau(Y_true, Y_pred), 4))
+    0.8333
     """
     Y_true, Y_pred = _checked_pair(Y_true, Y_pred)
     k = Y_true.shape[1]
@@ -83,6 +99,15 @@ def spearman_rho(Y_true, Y_pred) -> float:
     ----------
     Spearman (1904), "The Proof and Measurement of Association between Two Things", Am. J. Psychol. 15;
     Cheng, Hühn, Hüllermeier (2009), ICML, §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.estimators._ranking_metrics import spearman_rho
+    >>> Y_true = np.array([[1, 2, 3, 4], [1, 2, 3, 4]])
+    >>> Y_pred = np.array([[1, 2, 3, 4], [2, 1, 3, 4]])
+    >>> print(round(spearman_rho(Y_true, Y_pred), 4))
+    0.9
     """
     Y_true, Y_pred = _checked_pair(Y_true, Y_pred)
     k = Y_true.shape[1]

@@ -33,6 +33,16 @@ class MaximizerInfo:
         the Frank-Wolfe duality gap, an upper bound on :math:`\max_C F - F(\hat y_i)` when Φ is concave in y.
     converged : bool
         Every row met the solver's stopping test within the iteration budget.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Bilinear
+    >>> from refefl.maximizers import ClosedForm
+    >>> from refefl.regularizers import BoxSquared
+    >>> _, info = ClosedForm().maximize(Bilinear(), BoxSquared(), np.array([[1.0, -2.0, 0.5]]))
+    >>> print(info.iterations, info.converged)
+    0 True
     """
 
     iterations: int
@@ -98,6 +108,17 @@ class Maximizer(ABC):
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §3 (regularized energy maximization, ŷ^Φ_Ω).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Quadratic
+    >>> from refefl.maximizers import CoordinateAscent
+    >>> from refefl.regularizers import BinaryEntropy
+    >>> theta, A = np.array([[1.0, -2.0, 0.5]]), np.array([[0.0, 0.5, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> y_hat, info = CoordinateAscent(max_iter=200).maximize(Quadratic(), BinaryEntropy(), (theta, A))
+    >>> print(np.round(y_hat, 4), info.converged)
+    [[0.7469 0.1643 0.6225]] True
     """
 
     def __init__(self, *, max_iter: int, tol: float | None = None):

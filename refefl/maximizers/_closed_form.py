@@ -20,6 +20,16 @@ class ClosedForm(Maximizer):
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Prop. 1 (ŷ_Ω = ∇Ω*);
     Blondel et al. (2022), "Learning Energy Networks with Generalized Fenchel-Young Losses", NeurIPS, §3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Bilinear
+    >>> from refefl.maximizers import ClosedForm
+    >>> from refefl.regularizers import BoxSquared
+    >>> y_hat, info = ClosedForm().maximize(Bilinear(), BoxSquared(), np.array([[1.0, -2.0, 0.5]]))
+    >>> print(np.round(y_hat, 4))
+    [[1.  0.  0.5]]
     """
 
     def __init__(self):

@@ -123,6 +123,18 @@ class CoordinateAscent(Maximizer):
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §4 (coordinate ascent for quadratic energies); Wainwright, Jordan (2008),
     "Graphical Models, Exponential Families, and Variational Inference", §5.3 (naive mean field updates).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import Quadratic
+    >>> from refefl.maximizers import CoordinateAscent
+    >>> from refefl.regularizers import BoxSquared
+    >>> theta = np.array([[1.0, -2.0, 0.5]])
+    >>> A = np.array([[0.0, -0.5, 0.0], [-0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> y_hat, info = CoordinateAscent(max_iter=2000, tol=1e-10).maximize(Quadratic(), BoxSquared(), (theta, A))
+    >>> print(np.round(y_hat, 3), info.converged)
+    [[1.  0.  0.5]] True
     """
 
     def __init__(self, *, max_iter: int = 100, tol: float | None = None, backend: str = "auto"):

@@ -37,6 +37,16 @@ def default_maximizer(energy: Energy, regularizer: Regularizer, *, max_iter: int
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, §3–4 (regularized energy maximization and its solvers).
+
+    Examples
+    --------
+    >>> from refefl.energies import Bilinear, Quadratic
+    >>> from refefl.maximizers import default_maximizer
+    >>> from refefl.regularizers import BinaryEntropy
+    >>> print(type(default_maximizer(Bilinear(), BinaryEntropy())).__name__)
+    ClosedForm
+    >>> print(type(default_maximizer(Quadratic(), BinaryEntropy())).__name__)
+    CoordinateAscent
     """
     if isinstance(energy, Bilinear):
         return ClosedForm()

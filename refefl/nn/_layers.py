@@ -16,7 +16,16 @@ from refefl._validation import check_positive_int
 
 
 class Layer(ABC):
-    """A differentiable map ``x -> out`` with parameters passed explicitly (see the module docstring)."""
+    """A differentiable map ``x -> out`` with parameters passed explicitly (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import ReLU
+    >>> out, cache = ReLU().forward((), np.array([[-1.0, 2.0]]))
+    >>> print(out)
+    [[0. 2.]]
+    """
 
     def init(self, rng: np.random.Generator, dtype=np.float64) -> dict:
         """Parameters of the layer (none by default)."""
@@ -51,6 +60,16 @@ class Linear(Layer):
     ----------
     LeCun, Bottou, Orr, Müller (1998), "Efficient BackProp", §4.6; He, Zhang, Ren, Sun (2015), "Delving Deep into
     Rectifiers", ICCV, eq. (10).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import Linear
+    >>> layer = Linear(3, 2)
+    >>> params = layer.init(np.random.default_rng(0))
+    >>> out, _ = layer.forward(params, np.ones((5, 3)))
+    >>> out.shape
+    (5, 2)
     """
 
     def __init__(self, n_in: int, n_out: int, *, scale: float = 1.0):
@@ -80,6 +99,14 @@ class ReLU(Layer):
     References
     ----------
     Nair, Hinton (2010), "Rectified Linear Units Improve Restricted Boltzmann Machines", ICML.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import ReLU
+    >>> out, _ = ReLU().forward((), np.array([[-1.0, 0.0, 2.0]]))
+    >>> print(np.round(out, 4))
+    [[0. 0. 2.]]
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +123,14 @@ class Softplus(Layer):
     ----------
     Dugas, Bengio, Bélisle, Nadeau, Garcia (2001), "Incorporating Second-Order Functional Knowledge for Better
     Option Pricing", NeurIPS.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import Softplus
+    >>> out, _ = Softplus().forward((), np.array([[-1.0, 0.0, 2.0]]))
+    >>> print(np.round(out, 4))
+    [[0.3133 0.6931 2.1269]]
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +146,14 @@ class Tanh(Layer):
     References
     ----------
     LeCun, Bottou, Orr, Müller (1998), "Efficient BackProp", §4.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import Tanh
+    >>> out, _ = Tanh().forward((), np.array([[-1.0, 0.0, 2.0]]))
+    >>> print(np.round(out, 4))
+    [[-0.7616  0.      0.964 ]]
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +170,14 @@ class Sigmoid(Layer):
     References
     ----------
     LeCun, Bottou, Orr, Müller (1998), "Efficient BackProp", §4.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import Sigmoid
+    >>> out, _ = Sigmoid().forward((), np.array([[-1.0, 0.0, 2.0]]))
+    >>> print(np.round(out, 4))
+    [[0.2689 0.5    0.8808]]
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +197,14 @@ class LogSigmoid(Layer):
     References
     ----------
     Amos, Xu, Kolter (2017), "Input Convex Neural Networks", ICML, §3.1 (convex non-decreasing activations).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import LogSigmoid
+    >>> out, _ = LogSigmoid().forward((), np.array([[-1.0, 0.0, 2.0]]))
+    >>> print(np.round(out, 4))
+    [[-1.3133 -0.6931 -0.1269]]
     """
 
     def forward(self, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +225,14 @@ ACTIVATIONS: dict[str, type[Layer]] = {
 
 def activation(name: str) -> Layer:
     """The activation layer called ``name``: one of ``"relu"``, ``"softplus"``, ``"tanh"``, ``"sigmoid"``,
-    ``"log_sigmoid"``."""
+    ``"log_sigmoid"``.
+
+    Examples
+    --------
+    >>> from refefl.nn import activation
+    >>> type(activation("tanh")).__name__
+    'Tanh'
+    """
     try:
         return ACTIVATIONS[name]()
     except (KeyError, TypeError):

@@ -29,6 +29,16 @@ class MLP:
     References
     ----------
     Rumelhart, Hinton, Williams (1986), "Learning representations by back-propagating errors", Nature 323.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import MLP
+    >>> net = MLP([4, 8, 2], activation="relu")
+    >>> params = net.init(np.random.default_rng(0))
+    >>> out, _ = net.forward(params, np.ones((3, 4)))
+    >>> out.shape
+    (3, 2)
     """
 
     def __init__(self, sizes: Sequence[int], *, activation: str = "relu", output_activation: str | None = None):

@@ -29,6 +29,18 @@ class SGD:
     References
     ----------
     Polyak (1964), "Some methods of speeding up the convergence of iteration methods", USSR Comput. Math. 4(5).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import SGD
+    >>> opt = SGD(0.1)
+    >>> params = [np.array([1.0, -2.0])]
+    >>> state = opt.init(params)
+    >>> for _ in range(20):
+    ...     params, state = opt.step(params, [2 * p for p in params], state)
+    >>> print(np.round(params[0], 3))
+    [ 0.012 -0.023]
     """
 
     def __init__(self, learning_rate: float, *, momentum: float = 0.0):
@@ -69,6 +81,18 @@ class Adam:
     References
     ----------
     Kingma, Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, Algorithm 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import Adam
+    >>> opt = Adam(0.1)
+    >>> params = [np.array([1.0, -2.0])]
+    >>> state = opt.init(params)
+    >>> for _ in range(20):
+    ...     params, state = opt.step(params, [2 * p for p in params], state)
+    >>> print(np.round(params[0], 3))
+    [-0.271 -0.222]
     """
 
     def __init__(self, learning_rate: float = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):

@@ -11,6 +11,13 @@ def tree_map(func: Callable, tree: Any, *others: Any) -> Any:
 
     Containers keep their type (dicts keep their keys, tuples stay tuples); a structure mismatch raises
     ``ValueError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import tree_map
+    >>> tree_map(lambda a, b: a + b, (np.ones(2), [np.zeros(1)]), (np.ones(2), [np.ones(1)]))
+    (array([2., 2.]), [array([1.])])
     """
     if isinstance(tree, dict):
         for other in others:
@@ -26,7 +33,15 @@ def tree_map(func: Callable, tree: Any, *others: Any) -> Any:
 
 
 def tree_leaves(tree: Any) -> list:
-    """The leaves of ``tree`` in a fixed order (dicts in insertion order)."""
+    """The leaves of ``tree`` in a fixed order (dicts in insertion order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import tree_leaves
+    >>> len(tree_leaves((np.ones(2), [np.zeros(1), np.zeros(3)])))
+    3
+    """
     if isinstance(tree, dict):
         return [leaf for value in tree.values() for leaf in tree_leaves(value)]
     if isinstance(tree, (list, tuple)):
@@ -35,7 +50,15 @@ def tree_leaves(tree: Any) -> list:
 
 
 def tree_vdot(a: Any, b: Any) -> float:
-    r"""The inner product :math:`\sum_{\text{leaves}} \langle a_\ell, b_\ell\rangle` of two trees of one structure."""
+    r"""The inner product :math:`\sum_{\text{leaves}} \langle a_\ell, b_\ell\rangle` of two trees of one structure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import tree_vdot
+    >>> tree_vdot((np.ones(2), [np.full(1, 3.0)]), (np.ones(2), [np.ones(1)]))
+    5.0
+    """
     products = tree_leaves(tree_map(lambda u, v: float(np.vdot(u, v)), a, b))
     return float(sum(products))
 

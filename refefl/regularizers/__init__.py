@@ -30,6 +30,12 @@ def regularizer(name: str, **params) -> Regularizer:
 
     Names: ``"shannon"``, ``"sparsemax"``, ``"tsallis"`` (alpha), ``"binary_entropy"``, ``"box_squared"``,
     ``"capped_squared"``, ``"capped_entropy"`` (s), ``"perm_squared"``, ``"perm_entropy"`` (w).
+
+    Examples
+    --------
+    >>> from refefl.regularizers import regularizer
+    >>> regularizer("tsallis", alpha=1.5).name
+    'tsallis'
     """
     try:
         cls = REGULARIZERS[name]

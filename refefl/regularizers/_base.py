@@ -98,6 +98,17 @@ class Regularizer(ABC):
     References
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, §3–4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import Shannon
+    >>> omega = Shannon()
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0.09   0.2447 0.6652]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [3.4076]
     """
 
     #: short name used by :func:`refefl.regularizer`

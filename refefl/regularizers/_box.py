@@ -55,6 +55,17 @@ class BinaryEntropy(Regularizer):
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Table 1 and §4.4
     (one-vs-all losses on the unit cube).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import BinaryEntropy
+    >>> omega = BinaryEntropy()
+    >>> theta = np.array([[1.0, -2.0, 0.5]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0.7311 0.1192 0.6225]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [2.4143]
     """
 
     name = "binary_entropy"
@@ -122,6 +133,17 @@ class BoxSquared(Regularizer):
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Table 1 and §4.4
     (sparse one-vs-all losses on the unit cube).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import BoxSquared
+    >>> omega = BoxSquared()
+    >>> theta = np.array([[1.0, -2.0, 0.5]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[1.  0.  0.5]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [0.625]
     """
 
     name = "box_squared"

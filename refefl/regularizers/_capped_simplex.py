@@ -66,6 +66,17 @@ class CappedSquared(_CappedSimplexRegularizer):
     ----------
     Wang, Lu (2015), "Projection onto the capped simplex", arXiv:1503.01002; Blondel, Martins, Niculae (2020),
     "Learning with Fenchel-Young Losses", JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import CappedSquared
+    >>> omega = CappedSquared(s=2.0)
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0. 1. 1.]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [4.]
     """
 
     name = "capped_squared"
@@ -111,6 +122,17 @@ class CappedEntropy(_CappedSimplexRegularizer):
     ----------
     Amos, Koltun, Kolter (2019), "The Limited Multi-Label Projection Layer", arXiv:1906.08707 (forward
     pass and implicit backward pass); Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import CappedEntropy
+    >>> omega = CappedEntropy(s=2.0)
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0.4509 0.6906 0.8585]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [6.1222]
     """
 
     name = "capped_entropy"

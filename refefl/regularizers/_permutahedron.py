@@ -107,6 +107,17 @@ class PermSquared(_PermutahedronRegularizer):
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, eq. (5) and
     Prop. 3; Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import PermSquared
+    >>> omega = PermSquared()
+    >>> theta = np.array([[1.0, 3.0, 2.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[1. 3. 2.]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [7.]
     """
 
     name = "perm_squared"
@@ -141,6 +152,17 @@ class PermEntropy(_PermutahedronRegularizer):
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, eq. (5) and
     Prop. 3 (entropic case).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import PermEntropy
+    >>> omega = PermEntropy()
+    >>> theta = np.array([[1.0, 3.0, 2.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[1. 3. 2.]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [15.3179]
     """
 
     name = "perm_entropy"

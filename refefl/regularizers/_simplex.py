@@ -59,6 +59,17 @@ class Shannon(_SimplexRegularizer):
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21 (Shannon entropy, softmax
     and the logistic loss as a Fenchel-Young loss).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import Shannon
+    >>> omega = Shannon()
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0.09   0.2447 0.6652]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [3.4076]
     """
 
     name = "shannon"
@@ -100,6 +111,17 @@ class SquaredSimplex(_SimplexRegularizer):
     ----------
     Martins, Astudillo (2016), "From Softmax to Sparsemax", ICML (the Jacobian of sparsemax and the sparsemax
     loss); Blondel, Martins, Niculae (2020), JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import SquaredSimplex
+    >>> omega = SquaredSimplex()
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0. 0. 1.]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [2.5]
     """
 
     name = "sparsemax"
@@ -144,6 +166,17 @@ class Tsallis(_SimplexRegularizer):
     Tsallis (1988), "Possible generalization of Boltzmann-Gibbs statistics", J. Stat. Phys. 52; Peters,
     Niculae, Martins (2019), "Sparse Sequence-to-Sequence Models", ACL (α-entmax and its Jacobian
     diag(s) − ssᵀ/Σs); Blondel, Martins, Niculae (2020), JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.regularizers import Tsallis
+    >>> omega = Tsallis(alpha=1.5)
+    >>> theta = np.array([[1.0, 2.0, 3.0]])
+    >>> print(np.round(omega.predict(theta), 4))
+    [[0.     0.1693 0.8307]]
+    >>> print(np.round(omega.conjugate(theta), 4))
+    [3.0617]
     """
 
     name = "tsallis"
