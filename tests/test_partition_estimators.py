@@ -172,7 +172,7 @@ def test_params_protocol():
 
 @pytest.mark.parametrize("options, message", [
     (dict(energy="birkhoff"), "energy must be one of"),
-    (dict(objective="nce"), "objective must be one of"),
+    (dict(objective="contrastive_divergence"), "objective must be one of"),
     (dict(divergence="hellinger"), "divergence must be one of"),
     (dict(divergence="tsallis"), "alpha"),
     (dict(n_samples=0), "n_samples"),

@@ -17,11 +17,14 @@ from refefl.estimators._multilabel import _check_choice, _check_rng, _check_widt
 from refefl.estimators._params import NotFittedError, ParamsMixin
 from refefl.estimators._ranking_metrics import check_rank_matrix, kendall_tau
 from refefl.estimators._training import train_minibatch, validation_split
+from refefl.partition._baselines import PersistentChains, mcmc_objective, min_max_objective, nce_objective
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
 from refefl.nn import tree_map
 
-OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp")
+OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp", "mcmc", "min_max", "nce")
+#: the objectives that train no partition network
+_NO_TAU = ("log_mean_exp", "mcmc", "nce")
 
 
 def _sum_grads(a: dict, b: dict) -> dict:
@@ -35,7 +38,7 @@ class _PartitionEstimator(ParamsMixin):
     _metric_name = ""
 
     def __init__(self, energy: str | None = None, *, objective: str = "min_min", divergence: str = "kl",
-                 alpha: float | None = None, n_samples: int = 100, hidden_layer_sizes: tuple[int, ...] = (),
+                 alpha: float | None = None, n_samples: int = 100, n_mcmc_steps: int = 1, hidden_layer_sizes: tuple[int, ...] = (),
                  tau_hidden_layer_sizes: tuple[int, ...] = (32,), activation: str = "relu",
                  learning_rate: float = 1e-2, weight_decay: float = 1e-4, batch_size: int = 64,
                  max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.2,
@@ -45,6 +48,7 @@ class _PartitionEstimator(ParamsMixin):
         self.divergence = divergence
         self.alpha = alpha
         self.n_samples = n_samples
+        self.n_mcmc_steps = n_mcmc_steps
         self.hidden_layer_sizes = hidden_layer_sizes
         self.tau_hidden_layer_sizes = tau_hidden_layer_sizes
         self.activation = activation
@@ -70,19 +74,29 @@ class _PartitionEstimator(ParamsMixin):
         raise NotImplementedError
 
     # -- fitting ---------------------------------------------------------------------------------------------------
-    def _objective_fn(self, net: PartitionNetworks, rng: np.random.Generator):
-        """``f(params, X, Y) -> (mean loss, grads)`` for the chosen objective."""
+    def _objective_fn(self, net: PartitionNetworks, rng: np.random.Generator, Y_train: np.ndarray):
+        """``f(params, X, Y, rows) -> (mean loss, grads)`` for the chosen objective (``rows``: the training-row
+        indices of X, Y, which address the persistent chains of ``"mcmc"``, started at ``Y_train``)."""
         objective = _check_choice(self.objective, "objective", OBJECTIVES)
+        if objective == "mcmc":
+            steps = check_positive_int(self.n_mcmc_steps, "n_mcmc_steps")
+            chains = PersistentChains(Y_train[:, None, :])
+            return lambda p, X, Y, rows: mcmc_objective(net, p, X, Y, rows, rng=rng, chains=chains,
+                                                        n_mcmc_steps=steps)
+        if objective in ("min_max", "nce"):
+            m = check_positive_int(self.n_samples, "n_samples")
+            baseline = min_max_objective if objective == "min_max" else nce_objective
+            return lambda p, X, Y, rows: baseline(net, p, X, Y, rng=rng, n_samples=m)
         if objective == "min_min":
             divergence = _check_choice(self.divergence, "divergence", DIVERGENCES)
             m = check_positive_int(self.n_samples, "n_samples")
-            return lambda p, X, Y: net.min_min(p, X, Y, rng=rng, n_samples=m, divergence=divergence,
+            return lambda p, X, Y, rows: net.min_min(p, X, Y, rng=rng, n_samples=m, divergence=divergence,
                                                alpha=self.alpha)
         if objective == "log_mean_exp":
             m = check_positive_int(self.n_samples, "n_samples")
-            return lambda p, X, Y: net.log_mean_exp(p, X, Y, rng=rng, n_samples=m)
+            return lambda p, X, Y, rows: net.log_mean_exp(p, X, Y, rng=rng, n_samples=m)
 
-        def exact(p, X, Y):  # exact MLE of the energy; τ regressed on the exact log-partition in the same step
+        def exact(p, X, Y, rows):  # exact MLE of the energy; τ regressed on the exact log-partition in the same step
             loss, grads = net.exact_nll(p, X, Y)
             return loss, _sum_grads(grads, net.log_partition_regression(p, X)[1])
 
@@ -99,14 +113,15 @@ class _PartitionEstimator(ParamsMixin):
         self.mean_, self.scale_ = standardization(X)
         Z = (X - self.mean_) / self.scale_
         self.n_features_in_, self.n_outputs_ = X.shape[1], Y.shape[1]
-        self._net = PartitionNetworks(X.shape[1], Y.shape[1], energy,
-                                      hidden=_check_widths(self.hidden_layer_sizes, "hidden_layer_sizes"),
+        hidden = _check_widths(self.hidden_layer_sizes, "hidden_layer_sizes")
+        self._net = PartitionNetworks(X.shape[1], Y.shape[1], energy, hidden=hidden,
+                                      sampler_hidden=hidden if self.objective == "min_max" else None,
                                       tau_hidden=_check_widths(self.tau_hidden_layer_sizes, "tau_hidden_layer_sizes"),
                                       activation=self.activation)
-        objective = self._objective_fn(self._net, rng)
+        objective = self._objective_fn(self._net, rng, Y[train])
         params = self._net.init(rng)
         result = train_minibatch(
-            lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]]), params, len(train),
+            lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]], rows), params, len(train),
             validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
             learning_rate=check_positive(self.learning_rate, "learning_rate"),
             weight_decay=check_positive(self.weight_decay, "weight_decay", strict=False),
@@ -147,8 +162,9 @@ class _PartitionEstimator(ParamsMixin):
         r"""The partition network's :math:`\tau_V(x)`, ndarray of shape (n_samples,): an estimate of
         :math:`\log \mathbb E_{y \sim q} e^{g_W(x, y)}` (exact at the optimum for ``divergence="kl"``)."""
         Z = self._standardized(X)
-        if self.objective == "log_mean_exp":
-            raise ValueError("objective='log_mean_exp' trains no partition network; use 'min_min' or 'exact_mle'")
+        if self.objective in _NO_TAU:
+            raise ValueError(f"objective={self.objective!r} trains no partition network; use 'min_min', "
+                             "'exact_mle' or 'min_max'")
         return self._net.log_partition_estimate(self.params_, Z)[0]
 
     def exact_log_partition(self, X) -> np.ndarray:
@@ -163,16 +179,22 @@ class _PartitionEstimator(ParamsMixin):
 
 
 _PARAMETERS_DOC = r"""
-    objective : {"min_min", "exact_mle", "log_mean_exp"}, default "min_min"
+    objective : {"min_min", "exact_mle", "log_mean_exp", "mcmc", "min_max", "nce"}, default "min_min"
         The min-min loss (energy and τ jointly); exact maximum likelihood (the energy's log-partition oracle,
-        τ regressed on it in the same step); the biased sampled log-likelihood (no τ).
+        τ regressed on it in the same step); the biased sampled log-likelihood (no τ); and the baselines of
+        :mod:`refefl.partition._baselines`: maximum likelihood with persistent chains started at the targets
+        (Gibbs / swap-Metropolis, no τ; the loss is the energy gap g(chain) − g(y)), the min-max form with a
+        REINFORCE-trained sampler network of the energy network's widths (τ on the importance-weighted
+        min-min objective), ranking NCE (no τ).
+    n_mcmc_steps : int, default 1
+        Sweeps of the persistent chains per training step (``objective="mcmc"``).
     divergence : {"kl", "tsallis", "sparsemax"}, default "kl"
         Of the min-min loss (:func:`refefl.partition.min_min_loss`): "kl" is the logistic model
         :math:`p = q e^{g - \tau}`, "sparsemax" the sparse :math:`p = q [g - \tau]_+`.
     alpha : float in (1, 2], optional
         Tsallis index (``divergence="tsallis"`` only).
     n_samples : int, default 100
-        m, outputs sampled uniformly per example and step (min-min and log-mean-exp objectives).
+        m, outputs sampled per example and step (uniformly; from the sampler for min-max, which needs m ≥ 2).
     hidden_layer_sizes, tau_hidden_layer_sizes : tuple of int, default () and (32,)
         Hidden widths of the energy network f_W and of the partition network h_V.
     activation : str, default "relu"

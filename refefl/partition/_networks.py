@@ -55,6 +55,9 @@ class PartitionNetworks:
     tau_hidden : sequence of int, default (32,)
         Hidden widths of h_V.
     activation : str, default "relu"
+    sampler_hidden : sequence of int, optional
+        Hidden widths of a sampler network :math:`a_\phi(x) \in \mathbb R^k` (Bernoulli logits or Plackett-Luce
+        scores of a proposal r_φ; ``params["sampler"]``), for the min-max baseline; None: no sampler.
 
     References
     ----------
@@ -63,7 +66,8 @@ class PartitionNetworks:
     """
 
     def __init__(self, n_features: int, k: int, energy: str, *, hidden: Sequence[int] = (),
-                 tau_hidden: Sequence[int] = (32,), activation: str = "relu"):
+                 tau_hidden: Sequence[int] = (32,), activation: str = "relu",
+                 sampler_hidden: Sequence[int] | None = None):
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {tuple(ENERGIES)}, got {energy!r}")
         self.energy_name = energy
@@ -74,17 +78,22 @@ class PartitionNetworks:
         n_out = {"birkhoff": self.k * self.k, "pairwise": self.k + len(self._upper[0])}.get(energy, self.k)
         self.energy_net = MLP((n_features, *hidden, n_out), activation=activation)
         self.tau_net = MLP((n_features, *tau_hidden, 1), activation=activation)
+        self.sampler_net = (None if sampler_hidden is None
+                            else MLP((n_features, *sampler_hidden, self.k), activation=activation))
 
     # -- parameters -----------------------------------------------------------------------------------------------
     def init(self, rng: np.random.Generator) -> dict:
         """Fresh parameters: the MLPs' initializations with their output layers at zero, so that training
         starts from the base measure itself, g = 0, where τ = 0 is the exact log-partition (a τ far below
         log Z makes the min-min loss's exponentials, and the first Adam moments, huge)."""
-        return {"energy": _zero_output(self.energy_net.init(rng)), "tau": _zero_output(self.tau_net.init(rng))}
+        params = {"energy": _zero_output(self.energy_net.init(rng)), "tau": _zero_output(self.tau_net.init(rng))}
+        if self.sampler_net is not None:  # zero output: the sampler starts at q
+            params["sampler"] = _zero_output(self.sampler_net.init(rng))
+        return params
 
     def decay_mask(self, params: dict) -> dict:
         """Weight matrices are decayed, biases are not (for the training loop's L2 penalty)."""
-        return {name: [{"W": True, "b": False} for _ in params[name]] for name in ("energy", "tau")}
+        return {name: [{"W": True, "b": False} for _ in params[name]] for name in params}
 
     # -- forward passes -------------------------------------------------------------------------------------------
     def energy_params(self, params: dict, X: np.ndarray):
