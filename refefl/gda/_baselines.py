@@ -30,6 +30,16 @@ def mle_witness_gradient(energy: ReLUEnergy, data, quadrature: SphereQuadrature)
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the exact-gradient MLE baseline on a
     grid of S² (docs/gda.md §4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import mle_witness_gradient, sample_gibbs, sphere_quadrature
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> mle_witness_gradient(teacher, x, sphere_quadrature()).shape
+    (2, 3)
     """
     x = energy._points(data)
     z = energy.directions
@@ -55,6 +65,16 @@ def score_matching_loss(energy: ReLUEnergy, data) -> float:
     ----------
     Hyvärinen (2005), "Estimation of non-normalized statistical models by score matching", JMLR, Theorem 1;
     Domingo-Enrich et al. (2022), the score-matching limit of the GDA with restarts at every step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import sample_gibbs, score_matching_loss
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> print(np.isfinite(score_matching_loss(teacher, x)))
+    True
     """
     x = energy._points(data)
     grad = energy.grad_x(x)
@@ -97,6 +117,16 @@ def score_matching_witness_gradient(energy: ReLUEnergy, data, step: float) -> np
     ----------
     Domingo-Enrich et al. (2022), "one Langevin step from the data is score matching": E_data[φ] − E[φ(y)]
     = h E_data[⟨∇φ, ∇E⟩ − Δφ] + o(h) (docs/gda.md §3; equation number unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import sample_gibbs, score_matching_witness_gradient
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> score_matching_witness_gradient(teacher, x, 0.02).shape
+    (2, 3)
     """
     x = energy._points(data)
     h = check_positive(step, "step")
@@ -125,6 +155,18 @@ def train_mle(data, student: ReLUEnergy, quadrature: SphereQuadrature, *, n_iter
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", MLE baseline (docs/gda.md §4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import ReLUEnergy, sample_gibbs, sphere_quadrature, train_mle
+    >>> rng = np.random.default_rng(0)
+    >>> x = sample_gibbs(teacher, 40, rng)
+    >>> result = train_mle(x, ReLUEnergy.random(8, 3, rng), sphere_quadrature(20, 20), n_iter=5)
+    >>> result.n_neurons
+    8
     """
     x = student._points(data)
     _, step_z, step_w = config.steps(student.dim)
@@ -146,6 +188,18 @@ def train_score_matching(data, student: ReLUEnergy, *, n_iter: int, config: GDAC
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", score matching as the p_R = 1 limit
     (docs/gda.md §4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import ReLUEnergy, sample_gibbs, train_score_matching
+    >>> rng = np.random.default_rng(0)
+    >>> x = sample_gibbs(teacher, 40, rng)
+    >>> result = train_score_matching(x, ReLUEnergy.random(8, 3, rng), n_iter=5)
+    >>> result.n_neurons
+    8
     """
     x = student._points(data)
     step_x, step_z, step_w = config.steps(student.dim)

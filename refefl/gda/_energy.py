@@ -12,19 +12,44 @@ from refefl._validation import feasibility_tol
 
 
 def normalize_rows(v: np.ndarray) -> np.ndarray:
-    r"""Rows of ``v`` divided by their Euclidean norm, :math:`v_i / \|v_i\|` (the retraction onto the sphere)."""
+    r"""Rows of ``v`` divided by their Euclidean norm, :math:`v_i / \|v_i\|` (the retraction onto the sphere).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import normalize_rows
+    >>> print(normalize_rows(np.array([[3.0, 4.0]])))
+    [[0.6 0.8]]
+    """
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def tangent_project(v: np.ndarray, x: np.ndarray) -> np.ndarray:
     r"""Component of each row of ``v`` orthogonal to the matching row of ``x``: :math:`v - \langle v, x\rangle
-    x / \|x\|^2`, the projection onto the tangent space of the sphere through ``x``."""
+    x / \|x\|^2`, the projection onto the tangent space of the sphere through ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import tangent_project
+    >>> print(tangent_project(np.array([[1.0, 1.0, 0.0]]), np.array([[1.0, 0.0, 0.0]])))
+    [[0. 1. 0.]]
+    """
     radial = np.einsum("ij,ij->i", v, x) / np.einsum("ij,ij->i", x, x)
     return v - radial[:, None] * x
 
 
 def uniform_sphere(rng: np.random.Generator, n_points: int, dim: int) -> np.ndarray:
-    """``n_points`` independent points uniform on the unit sphere S^{dim-1}, ndarray of shape (n_points, dim)."""
+    """``n_points`` independent points uniform on the unit sphere S^{dim-1}, ndarray of shape (n_points, dim).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import uniform_sphere
+    >>> x = uniform_sphere(np.random.default_rng(0), 5, 3)
+    >>> print(x.shape, np.allclose(np.linalg.norm(x, axis=1), 1.0))
+    (5, 3) True
+    """
     return normalize_rows(rng.standard_normal((n_points, dim)))
 
 
@@ -80,6 +105,14 @@ class ReLUEnergy:
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §2 (the F1 energy class on the sphere; equation number
     unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import ReLUEnergy
+    >>> energy = ReLUEnergy(np.array([[0.0, 0.0, 1.0]]), np.array([1.0]), np.array([2.0]))
+    >>> print(np.round(energy.value(np.array([[0.0, 0.6, 0.8], [0.0, 0.0, -1.0]])), 4))
+    [1.6 0. ]
     """
 
     __slots__ = ("directions", "signs", "masses")

@@ -21,13 +21,29 @@ def antithetic_noise(rng: np.random.Generator, n_pairs: int, dim: int, dtype=np.
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the experiments' antithetic walkers (docs/gda.md §2;
     section unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import antithetic_noise
+    >>> xi = antithetic_noise(np.random.default_rng(0), 2, 3)
+    >>> print(xi.shape, np.allclose(xi[:2], -xi[2:]))
+    (4, 3) True
     """
     xi = rng.standard_normal((n_pairs, dim)).astype(dtype, copy=False)
     return np.concatenate([xi, -xi])
 
 
 def restart_walkers(data) -> np.ndarray:
-    """Walkers restarted at the data, two per point (for antithetic noise): ``[x; x]`` of shape (2 N, d)."""
+    """Walkers restarted at the data, two per point (for antithetic noise): ``[x; x]`` of shape (2 N, d).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import restart_walkers
+    >>> restart_walkers(np.array([[1.0, 0.0, 0.0]])).shape
+    (2, 3)
+    """
     data = check_points(data, None, "data")
     return np.concatenate([data, data])
 
@@ -65,6 +81,17 @@ def particle_step(walkers, energy: ReLUEnergy, step: float, noise) -> np.ndarray
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the particle update of the GDA algorithm (algorithm and equation
     numbers unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import particle_step
+    >>> walkers = np.tile([[0.0, 0.0, 1.0]], (2, 1))
+    >>> out = particle_step(walkers, teacher, 0.02, np.zeros((2, 3)))
+    >>> print(np.round(np.linalg.norm(out, axis=1), 4))
+    [1. 1.]
     """
     walkers = energy._points(walkers)
     noise = check_points(noise, energy.dim, "noise")
@@ -94,6 +121,17 @@ def langevin(energy: ReLUEnergy, walkers, *, step: float, n_steps: int, rng: np.
     ----------
     Roberts, Tweedie (1996), "Exponential convergence of Langevin distributions and their discrete
     approximations", Bernoulli 2(4) (the unadjusted Langevin algorithm and its O(h) bias).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> walkers = np.tile([[0.0, 0.0, 1.0]], (4, 1))
+    >>> from refefl.gda import langevin
+    >>> out = langevin(teacher, walkers, step=0.02, n_steps=10, rng=np.random.default_rng(0))
+    >>> print(out.shape, np.allclose(np.linalg.norm(out, axis=1), 1.0))
+    (4, 3) True
     """
     if not isinstance(walkers, np.ndarray) and np.ndim(walkers) == 0:
         walkers = uniform_sphere(rng, check_positive_int(walkers, "walkers"), energy.dim)

@@ -15,7 +15,16 @@ _WITNESS_BLOCK = 256
 
 @dataclass(frozen=True)
 class SphereQuadrature:
-    """A quadrature of the uniform probability measure τ on S²: ``points`` (q, 3) and ``weights`` (q,), Σ = 1."""
+    """A quadrature of the uniform probability measure τ on S²: ``points`` (q, 3) and ``weights`` (q,), Σ = 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import sphere_quadrature
+    >>> q = sphere_quadrature(20, 20)
+    >>> print(q.points.shape, np.round(q.weights.sum(), 4))
+    (400, 3) 1.0
+    """
 
     points: np.ndarray
     weights: np.ndarray
@@ -37,6 +46,14 @@ def sphere_quadrature(n_theta: int = 100, n_phi: int = 100) -> SphereQuadrature:
     References
     ----------
     Domingo-Enrich et al. (2022), §5: "KL by quadrature on a 100 × 100 grid of S²" (docs/gda.md §4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import sphere_quadrature
+    >>> q = sphere_quadrature(20, 20)
+    >>> print(np.round(q.weights @ q.points[:, 2] ** 2, 4))
+    0.334
     """
     theta = (np.arange(check_positive_int(n_theta, "n_theta")) + 0.5) * np.pi / n_theta
     phi = (np.arange(check_positive_int(n_phi, "n_phi")) + 0.5) * 2 * np.pi / n_phi
@@ -47,12 +64,32 @@ def sphere_quadrature(n_theta: int = 100, n_phi: int = 100) -> SphereQuadrature:
 
 
 def log_partition(energy: ReLUEnergy, quadrature: SphereQuadrature) -> float:
-    r""":math:`\log Z_E = \log \sum_k \tau_k e^{-E(x_k)}` (log-sum-exp: finite for any finite energy)."""
+    r""":math:`\log Z_E = \log \sum_k \tau_k e^{-E(x_k)}` (log-sum-exp: finite for any finite energy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import log_partition, sphere_quadrature
+    >>> print(round(log_partition(teacher, sphere_quadrature()), 3))
+    3.396
+    """
     return float(logsumexp(-energy.value(quadrature.points), b=quadrature.weights))
 
 
 def gibbs_weights(energy: ReLUEnergy, quadrature: SphereQuadrature) -> np.ndarray:
-    r"""The Gibbs measure on the grid, :math:`q_k = \tau_k e^{-E(x_k)} / Z_E`, ndarray of shape (q,)."""
+    r"""The Gibbs measure on the grid, :math:`q_k = \tau_k e^{-E(x_k)} / Z_E`, ndarray of shape (q,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import gibbs_weights, sphere_quadrature
+    >>> print(np.round(gibbs_weights(teacher, sphere_quadrature()).sum(), 4))
+    1.0
+    """
     log_q = np.log(quadrature.weights) - energy.value(quadrature.points)
     return np.exp(log_q - logsumexp(log_q))
 
@@ -70,6 +107,15 @@ def kl_divergence(teacher: ReLUEnergy, student: ReLUEnergy, quadrature: SphereQu
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §5 (the KL curves of the experiments).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import kl_divergence, sphere_quadrature
+    >>> print(round(kl_divergence(teacher, teacher, sphere_quadrature()), 6))
+    0.0
     """
     q_t = gibbs_weights(teacher, quadrature)
     gap = student.value(quadrature.points) - teacher.value(quadrature.points)
@@ -94,6 +140,16 @@ def kl_divergence_mc(teacher: ReLUEnergy, student: ReLUEnergy, teacher_samples) 
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §5 (KL by Monte Carlo in d = 15; the
     estimator here is refefl's choice).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import kl_divergence_mc, sample_gibbs
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> print(round(kl_divergence_mc(teacher, teacher, x), 6))
+    0.0
     """
     x = teacher._points(teacher_samples)
     delta = student.value(x) - teacher.value(x)
@@ -112,6 +168,16 @@ def score_matching_distance(teacher: ReLUEnergy, student: ReLUEnergy, points, we
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §5 (the SM curves; whether the paper
     includes a factor ½ is unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import score_matching_distance, uniform_sphere
+    >>> x = uniform_sphere(np.random.default_rng(0), 50, 3)
+    >>> print(round(score_matching_distance(teacher, teacher, x), 6))
+    0.0
     """
     x = teacher._points(points)
     diff = teacher.grad_x(x) - student.grad_x(x)
@@ -127,13 +193,35 @@ def primal_objective(energy: ReLUEnergy, data, quadrature: SphereQuadrature) -> 
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the primal (maximum likelihood over the F1
     ball; equation number unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import primal_objective, sample_gibbs, sphere_quadrature
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> print(np.isfinite(primal_objective(teacher, x, sphere_quadrature())))
+    True
     """
     return float(np.mean(energy.value(data)) + log_partition(energy, quadrature))
 
 
 def witness(data, density, quadrature: SphereQuadrature, directions) -> np.ndarray:
     r"""The witness :math:`G(z) = \frac1N \sum_j (\langle x_j, z\rangle)_+ - \sum_k \mu_k (\langle x_k,
-    z\rangle)_+` of a grid density μ against the data, at each row of ``directions`` (shape (m, 3) → (m,))."""
+    z\rangle)_+` of a grid density μ against the data, at each row of ``directions`` (shape (m, 3) → (m,)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import gibbs_weights, sphere_quadrature, witness
+    >>> q = sphere_quadrature()
+    >>> w = witness(teacher.directions, gibbs_weights(teacher, q), q, teacher.directions)
+    >>> w.shape
+    (2,)
+    """
     data = check_points(data, 3, "data")
     directions = check_points(directions, 3, "directions")
     out = np.empty(directions.shape[0])
@@ -160,6 +248,17 @@ def dual_objective(density, data, quadrature: SphereQuadrature, beta: float, dir
     ----------
     Domingo-Enrich et al. (2022), the dual of maximum likelihood over the F1 ball (feature-learning regime) and
     its lazy version with the directions fixed (theorem numbers unconfirmed); docs/gda.md §4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import dual_objective, gibbs_weights, sample_gibbs, sphere_quadrature
+    >>> q = sphere_quadrature()
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> print(np.isfinite(dual_objective(gibbs_weights(teacher, q), x, q, 10.0, teacher.directions)))
+    True
     """
     mu = np.asarray(density, dtype=np.float64)
     if mu.shape != quadrature.weights.shape or np.any(mu < 0) or not np.isclose(mu.sum(), 1.0):
@@ -192,6 +291,16 @@ def duality_gap(energy: ReLUEnergy, data, beta: float, quadrature: SphereQuadrat
     (default): :math:`\mathcal Z` = (``directions``, default the quadrature points, plus the neurons) × the signs
     the energy uses; the gap vanishes at the MLE over the F1 ball. Lazy regime (``lazy=True``):
     :math:`\mathcal Z` = the neurons' own (z_i, c_i); the gap vanishes at the MLE over the masses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import duality_gap, sample_gibbs, sphere_quadrature
+    >>> x = sample_gibbs(teacher, 100, np.random.default_rng(0))
+    >>> print(duality_gap(teacher, x, 10.0, sphere_quadrature(), lazy=True) >= 0)
+    True
     """
     mu = gibbs_weights(energy, quadrature)
     if lazy:

@@ -48,6 +48,17 @@ def witness_gradient(energy: ReLUEnergy, data, walkers, *, data_weights=None, wa
     ----------
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks": the neuron velocity of the GDA (equation number unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import witness_gradient
+    >>> data = teacher.directions
+    >>> print(np.round(witness_gradient(teacher, data, data), 4))
+    [[0. 0. 0.]
+     [0. 0. 0.]]
     """
     x, y = energy._points(data), check_points(walkers, energy.dim, "walkers")
     p = _weights(data_weights, x.shape[0], "data_weights")
@@ -86,6 +97,14 @@ def direction_step(directions, signs, witness, step: float) -> np.ndarray:
     References
     ----------
     Domingo-Enrich et al. (2022), the neuron (feature) update of the GDA algorithm (number unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import direction_step
+    >>> z = direction_step(np.array([[0.0, 0.0, 1.0]]), np.array([1.0]), np.array([[1.0, 0.0, 0.0]]), 0.1)
+    >>> print(np.round(z, 4))
+    [[-0.0995  0.      0.995 ]]
     """
     z = check_points(directions, None, "directions")
     witness = check_points(witness, z.shape[1], "witness")
@@ -121,6 +140,13 @@ def mass_step(masses, signs, mass_gradient, step: float, beta: float) -> np.ndar
     ----------
     Domingo-Enrich et al. (2022), the mass update of the GDA in the feature-learning and lazy regimes (equation
     number unconfirmed); β is the bound on the F1 norm of the energy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import mass_step
+    >>> print(np.round(mass_step(np.array([10.0, 10.0]), np.array([1.0, -1.0]), np.array([1.0, 1.0]), 0.1, 10.0), 4))
+    [ 9.0033 10.9967]
     """
     masses = np.asarray(masses, dtype=np.float64)
     signs = np.asarray(signs, dtype=np.float64)
@@ -152,6 +178,17 @@ def neuron_step(energy: ReLUEnergy, witness, *, step_z: float, step_w: float, be
 
     The mass gradient :math:`a_i = \langle D_i, z_i\rangle` uses the old directions (a simultaneous update of
     z and w). Returns a new :class:`ReLUEnergy`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import neuron_step, witness_gradient
+    >>> data = teacher.directions
+    >>> g = witness_gradient(teacher, data, data)
+    >>> print(np.round(neuron_step(teacher, g, step_z=0.1, step_w=0.1, beta=10.0).masses, 4))
+    [10. 10.]
     """
     witness = check_points(witness, energy.dim, "witness")
     if witness.shape != energy.directions.shape:

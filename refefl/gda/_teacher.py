@@ -31,6 +31,14 @@ def paper_teacher(dim: int = 3, beta: float = 10.0) -> ReLUEnergy:
     References
     ----------
     Domingo-Enrich et al. (2022), §5 (numerical experiments; teacher directions as listed in docs/gda.md §4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> print(teacher.n_neurons, teacher.dim, teacher.signs)
+    2 3 [-1. -1.]
     """
     dim = check_positive_int(dim, "dim")
     if dim < 3:
@@ -51,6 +59,15 @@ def max_negative_energy(energy: ReLUEnergy) -> float:
         \Bigr\rangle \le \max_{S \subseteq A} \Bigl\|\sum_{i\in S} a_i z_i\Bigr\|,
 
     enumerated over the :math:`2^{|A|}` subsets when :math:`|A| \le 14`, else bounded by :math:`\sum_A a_i`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import max_negative_energy
+    >>> print(round(max_negative_energy(teacher), 3))
+    5.0
     """
     attract = energy.signs < 0
     a = energy.masses[attract] / energy.n_neurons
@@ -80,6 +97,16 @@ def sample_gibbs(energy: ReLUEnergy, n_samples: int, rng: np.random.Generator, *
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §5: training data drawn exactly from the teacher
     (the sampler's bound is refefl's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import sample_gibbs
+    >>> x = sample_gibbs(teacher, 10, np.random.default_rng(0))
+    >>> print(x.shape, np.allclose(np.linalg.norm(x, axis=1), 1.0))
+    (10, 3) True
     """
     n_samples = check_positive_int(n_samples, "n_samples")
     bound = max_negative_energy(energy)

@@ -50,6 +50,12 @@ class GDAConfig:
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", §5 (step sizes, α, β; docs/gda.md §2 notes
     which of them are uncertain).
+
+    Examples
+    --------
+    >>> from refefl.gda import GDAConfig
+    >>> GDAConfig(restart=1.0).beta
+    10.0
     """
 
     step_x: float = 0.02
@@ -91,7 +97,21 @@ class GDAConfig:
 
 @dataclass
 class GDAResult:
-    """The trained energy, the final walkers (shape (2N, d)) and the number of restarts (the first included)."""
+    """The trained energy, the final walkers (shape (2N, d)) and the number of restarts (the first included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import ReLUEnergy, sample_gibbs, train_gda
+    >>> rng = np.random.default_rng(0)
+    >>> data = sample_gibbs(teacher, 40, rng)
+    >>> student = ReLUEnergy.random(8, 3, rng)
+    >>> result = train_gda(data, student, n_iter=5, rng=rng)
+    >>> print(type(result).__name__, result.walkers.shape, result.energy.n_neurons)
+    GDAResult (80, 3) 8
+    """
 
     energy: ReLUEnergy
     walkers: np.ndarray
@@ -147,6 +167,17 @@ def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarr
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks", the neuron dynamics (Wasserstein-Fisher-Rao
     flow of the neuron measure; equation number unconfirmed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import descend, sample_gibbs, witness_gradient
+    >>> x = sample_gibbs(teacher, 40, np.random.default_rng(0))
+    >>> energy = descend(teacher, lambda t, e: witness_gradient(e, x, x), n_iter=3, step_z=0.1, step_w=0.1, beta=10.0)
+    >>> print(np.round(energy.masses, 4))
+    [10. 10.]
     """
     n_iter, callback_every = check_positive_int(n_iter, "n_iter"), check_positive_int(callback_every,
                                                                                        "callback_every")
@@ -207,6 +238,19 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
     overparametrized shallow neural networks": the GDA with restarts (algorithm number unconfirmed); the
     p_R = 1 ↔ score matching correspondence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.gda import paper_teacher
+    >>> teacher = paper_teacher()
+    >>> from refefl.gda import ReLUEnergy, sample_gibbs, train_gda
+    >>> rng = np.random.default_rng(0)
+    >>> data = sample_gibbs(teacher, 40, rng)
+    >>> student = ReLUEnergy.random(8, 3, rng)
+    >>> result = train_gda(data, student, n_iter=5, rng=rng)
+    >>> print(result.walkers.shape, result.energy.total_variation() <= 10.0)
+    (80, 3) True
     """
     x = student._points(data)
     check_on_sphere(x, "data")
