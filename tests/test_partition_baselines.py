@@ -109,6 +109,45 @@ def test_mcmc_objective_advances_the_chains_of_its_rows_only():
         mcmc_objective(net, params, X, Y, rows, rng=np.random.default_rng(0), chains=chains, n_mcmc_steps=1)
 
 
+@pytest.mark.parametrize("energy", ENERGIES)
+def test_mcmc_gradient_is_that_of_the_energy_gap_at_the_new_states(energy):
+    """The MCMC gradient is the exact gradient of the reported proxy mean g(chain) − g(y) with the chains' new
+    states held fixed (finite differences)."""
+    net = PartitionNetworks(2, 3, energy, hidden=(4,), activation="tanh")
+    params, (X, Y) = _random_params(net, 3), _problem(energy, 4)
+    chains = PersistentChains(Y[:, None, :])
+    rows = np.arange(len(X))
+    _, grads = mcmc_objective(net, params, X, Y, rows, rng=np.random.default_rng(0), chains=chains, n_mcmc_steps=2)
+
+    def gap(p):
+        theta, _ = net.energy_params(p, X)
+        return float(np.mean(net.energy.value(theta, chains.states).mean(axis=1)
+                             - net.energy.value(theta, Y[:, None])[:, 0]))
+
+    direction = tree_map(lambda a: np.random.default_rng(5).normal(size=np.shape(a)), params)
+    h = 1e-6
+    fd = (gap(tree_map(lambda p, v: p + h * v, params, direction))
+          - gap(tree_map(lambda p, v: p - h * v, params, direction))) / (2 * h)
+    np.testing.assert_allclose(_directional(grads, direction), fd, rtol=1e-5, atol=1e-8)
+
+
+def test_chains_refuse_bad_states():
+    net = PartitionNetworks(2, 3, "unary")
+    u = np.zeros((1, 3))
+    with pytest.raises(ValueError, match="states"):
+        gibbs_sweeps(net.energy, u, np.full((1, 2, 3), 2), np.random.default_rng(0), 1)
+    ranker = PartitionNetworks(2, 3, "permutahedron")
+    with pytest.raises(ValueError, match="states"):
+        swap_metropolis(ranker.energy, u, np.zeros((1, 2, 3), dtype=int), np.random.default_rng(0), 1)
+    with pytest.raises(ValueError, match="n_sweeps"):
+        gibbs_sweeps(net.energy, u, np.zeros((1, 2, 3), dtype=int), np.random.default_rng(0), 0)
+    with pytest.raises(ValueError, match="initial_states"):
+        PersistentChains(np.zeros((2, 3)))
+    states = np.zeros((1, 2, 3), dtype=np.int8)
+    gibbs_sweeps(net.energy, u, states, np.random.default_rng(0), 2)
+    assert not states.any()  # inputs are not modified
+
+
 @pytest.mark.parametrize("energy", ["unary", "permutahedron"])
 def test_log_prob_gradient_matches_finite_differences(energy):
     net = PartitionNetworks(2, 4, energy)

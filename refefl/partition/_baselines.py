@@ -22,8 +22,10 @@ from refefl.partition._loss import min_min_loss
 from refefl.partition._networks import _add, _like
 from refefl.partition._spaces import Permutations, _sigmoid
 
-_REFERENCE = ("Sander, Roulet, Liu, Blondel (2025), \"Joint Learning of Energy-based Models and their Partition "
-              "Function\", ICML, §5 (the baselines)")
+def _checked(energy, params, states):
+    """Validated energy parameters and chain states (n, c, k) of the energy's space (a fresh array)."""
+    params = energy._check_params(params)
+    return params, np.array(energy._check_samples(states, energy._n(params), name="states"))
 
 
 def _zeros_like_layers(layers):
@@ -142,8 +144,9 @@ def gibbs_sweeps(energy, params, states: np.ndarray, rng: np.random.Generator, n
     Geman, Geman (1984), "Stochastic Relaxation, Gibbs Distributions, and the Bayesian Restoration of Images",
     IEEE TPAMI 6(6).
     """
+    params, y = _checked(energy, params, states)
     u, U = params if isinstance(params, tuple) else (params, None)
-    y = np.array(states, dtype=u.dtype)
+    y = y.astype(u.dtype)
     for _ in range(check_positive_int(n_sweeps, "n_sweeps")):
         for i in range(y.shape[-1]):
             field = u[:, None, i] if U is None else u[:, None, i] + np.einsum("nl,ncl->nc", U[:, i, :], y)
@@ -176,7 +179,8 @@ def swap_metropolis(energy, params, states: np.ndarray, rng: np.random.Generator
     ----------
     Metropolis, Rosenbluth, Rosenbluth, Teller, Teller (1953), J. Chem. Phys. 21; Hastings (1970), Biometrika 57.
     """
-    sigma = np.array(states, dtype=np.intp)
+    params, sigma = _checked(energy, params, states)
+    sigma = sigma.astype(np.intp, copy=False)
     n, c, k = sigma.shape
     g = energy.value(params, sigma)
     rows = np.arange(n)[:, None], np.arange(c)[None, :]
