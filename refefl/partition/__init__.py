@@ -2,6 +2,8 @@
 
 See docs/partition.md for the derivations.
 """
+from refefl.partition._baselines import (PersistentChains, gibbs_sweeps, mcmc_objective, min_max_objective,
+                                         nce_objective, swap_metropolis)
 from refefl.partition._energies import (BirkhoffEnergy, ModeInfo, PairwiseSetEnergy, PermutahedronEnergy,
                                         UnarySetEnergy)
 from refefl.partition._loss import log_mean_exp_loss, min_min_loss
@@ -31,4 +33,10 @@ __all__ = [
     "BirkhoffEnergy",
     "ModeInfo",
     "PartitionNetworks",
+    "nce_objective",
+    "mcmc_objective",
+    "min_max_objective",
+    "PersistentChains",
+    "gibbs_sweeps",
+    "swap_metropolis",
 ]
