@@ -56,6 +56,12 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     """The configured data root: ``data_dir`` if given, else ``$REFEFL_DATA``, else None (nothing configured).
 
     The folder is returned as named, whether or not it exists (:func:`locate` reports a missing file).
+
+    Examples
+    --------
+    >>> from refefl.datasets import find_data_dir
+    >>> find_data_dir("/srv/refefl-data").name
+    'refefl-data'
     """
     chosen = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None
     return None if chosen is None else Path(chosen)
@@ -69,6 +75,14 @@ def locate(kind: str, filename: str, data_dir: str | os.PathLike | None = None) 
     FileNotFoundError
         When no root is configured, or when neither path is a file; the message names the paths tried, the
         ways to point at the data and where the files come from.
+
+    Examples
+    --------
+    >>> from refefl.datasets import locate
+    >>> locate("multilabel", "yeast.npz", "/nonexistent")
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: yeast.npz not found: looked for ...
     """
     root = find_data_dir(data_dir)
     origin = ORIGINS.get(kind, f"the {kind} benchmarks")

@@ -69,10 +69,10 @@ def hamming_accuracy(Y_true, Y_pred) -> float:
     --------
     >>> import numpy as np
     >>> from refefl.estimators._metrics import hamming_accuracy
-    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
-    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> Y_true = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 1]])
+    >>> Y_pred = np.array([[1, 1, 0], [0, 1, 0], [1, 1, 1]])
     >>> print(round(hamming_accuracy(Y_true, Y_pred), 4))
-    0.6667
+    0.7778
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(1 - (fp + fn).mean())
@@ -103,10 +103,10 @@ def example_f1(Y_true, Y_pred) -> float:
     --------
     >>> import numpy as np
     >>> from refefl.estimators._metrics import example_f1
-    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
-    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> Y_true = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 1]])
+    >>> Y_pred = np.array([[1, 1, 0], [0, 1, 0], [1, 1, 1]])
     >>> print(round(example_f1(Y_true, Y_pred), 4))
-    0.6667
+    0.7778
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1)).mean())
@@ -137,10 +137,10 @@ def micro_f1(Y_true, Y_pred) -> float:
     --------
     >>> import numpy as np
     >>> from refefl.estimators._metrics import micro_f1
-    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
-    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> Y_true = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 1]])
+    >>> Y_pred = np.array([[1, 1, 0], [0, 1, 0], [1, 1, 1]])
     >>> print(round(micro_f1(Y_true, Y_pred), 4))
-    0.6667
+    0.8333
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(), fp.sum(), fn.sum()))
@@ -171,10 +171,10 @@ def macro_f1(Y_true, Y_pred) -> float:
     --------
     >>> import numpy as np
     >>> from refefl.estimators._metrics import macro_f1
-    >>> Y_true = np.array([[1, 0, 1], [0, 1, 0]])
-    >>> Y_pred = np.array([[1, 0, 0], [0, 1, 1]])
+    >>> Y_true = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 1]])
+    >>> Y_pred = np.array([[1, 1, 0], [0, 1, 0], [1, 1, 1]])
     >>> print(round(macro_f1(Y_true, Y_pred), 4))
-    0.6667
+    0.8222
     """
     tp, fp, fn = _counts(Y_true, Y_pred)
     return float(_f1(tp.sum(axis=0), fp.sum(axis=0), fn.sum(axis=0)).mean())
