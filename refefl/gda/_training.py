@@ -29,9 +29,8 @@ class GDAConfig:
         :math:`\alpha = 1 + 0.1\, p_R / h_x` (:math:`p_R = 1/N_\mathrm{restart}`): :math:`h_z = 0.04\alpha`,
         :math:`h_w = 0.04\alpha` in d = 3 and :math:`h_z = h_w = 0.2\alpha` in d > 3 (the paper's d = 15 values;
         unconfirmed for 3 < d < 15). α compensates the O(h_x) size of the restarted (score-matching) update.
-        The paper's text gives :math:`h_w = 0.02\alpha` in d = 3, but its figures behave like 0.04 (docs/gda.md §2);
-        with 0.04 the KL at iterations 500 and 1000 matches the paper's table (0.107 vs 0.11 at 500 for
-        p_R = 0), with 0.02 it lags by 2× (0.30), so 0.04 is the default.
+        The paper's text gives :math:`h_w = 0.02\alpha` in d = 3; 0.04 is the default because it reproduces the
+        paper's KL curves (docs/gda.md §2).
     beta : float
         Bound β on the total variation mean(w) (paper: 10).
     restart : float
