@@ -1,6 +1,6 @@
 """Property-test any implementation of refefl's maps, losses and derivatives, and the helpers refefl's tests use.
 
-- ``check_prediction_map``, ``check_projection``, ``check_fy_loss``, ``check_generalized_fy_loss``,
+- ``check_prediction_map``, ``check_projection``, ``check_fy_loss``, ``check_min_min_loss``,
   ``check_isotonic``, ``check_soft_rank``, ``check_soft_sort``, ``check_jvp``, ``check_vjp``: run named
   properties on plain callables (NumPy, or torch/JAX through ``convert=``) and return a :class:`CheckReport`;
 - :func:`parametrize_checks`: the same properties as one pytest test each;
@@ -14,6 +14,7 @@ See docs/testing.md.
 from refefl.testing._check_derivatives import check_jvp, check_vjp, refefl_jvp
 from refefl.testing._check_losses import check_fy_loss
 from refefl.testing._check_maps import check_prediction_map, check_projection
+from refefl.testing._check_partition import check_min_min_loss
 from refefl.testing._check_sorting import check_isotonic, check_soft_rank, check_soft_sort
 from refefl.testing._finite_differences import central_difference, directional_derivative
 from refefl.testing._kinds import KINDS
@@ -32,6 +33,7 @@ __all__ = [
     "check_prediction_map",
     "check_projection",
     "check_fy_loss",
+    "check_min_min_loss",
     "check_isotonic",
     "check_soft_rank",
     "check_soft_sort",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from refefl.testing._check_losses import check_fy_loss
 from refefl.testing._check_maps import check_prediction_map, check_projection
+from refefl.testing._check_partition import check_min_min_loss
 from refefl.testing._check_sorting import check_isotonic, check_soft_rank, check_soft_sort
 
 
@@ -30,6 +31,17 @@ def _loss(name, reg, **params):
     return Kind(name, f"Fenchel-Young loss of {reg}{params or ''}: value_fn(theta, y)", check)
 
 
+def _min_min(name, divergence, alpha=None):
+    def check(fn, *, grad_fn=None, axis=-1, batched=True, **options):
+        if axis != -1 or not batched:
+            raise ValueError("the min-min kinds take batches: g_target (n,), g_samples (n, m), tau (n,), the samples "
+                             "on the last axis (axis -1, batched)")
+        return check_min_min_loss(fn, grad_fn, divergence=divergence, alpha=alpha, **options)
+
+    return Kind(name, f"min-min loss ({divergence}{'' if alpha is None else f', alpha {alpha}'}): "
+                      "value_fn(g_target, g_samples, tau)", check)
+
+
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("softmax", "softmax, the prediction of the Shannon negentropy", check_prediction_map, ("shannon",)),
     Kind("sparsemax", "sparsemax, the Euclidean projection onto the simplex", check_prediction_map, ("sparsemax",)),
@@ -51,6 +63,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("soft_rank_kl", "soft ranks, kl, strength 1", check_soft_rank, ("kl",)),
     Kind("soft_sort", "soft sort, l2, strength 1", check_soft_sort, ("l2",)),
     Kind("soft_sort_kl", "soft sort, kl, strength 1", check_soft_sort, ("kl",)),
+    _min_min("min_min_loss", "kl"),
+    _min_min("min_min_sparsemax_loss", "sparsemax"),
+    _min_min("min_min_tsallis15_loss", "tsallis", 1.5),
 ]}
 
 
