@@ -1,7 +1,9 @@
-"""Pieces shared by the experiment commands: hyperparameter grids, how a configuration is written, BLAS threads."""
+"""Pieces shared by the experiment commands: hyperparameter grids, how a configuration is written, BLAS threads,
+and the independent units of work run through joblib."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 
 
 def grid(base: dict, **axes) -> list[dict]:
@@ -31,3 +33,30 @@ def blas_threads(n: int):
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(n, user_api="blas")
+
+
+def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, desc: str | None = None,
+              progress: bool = True) -> list:
+    """``[function(*unit) for unit in units]``, the units run by joblib and returned in order.
+
+    Each unit is independent and seeds its own generator, so the results are the same, bit for bit, whatever
+    ``n_jobs`` is (each worker also uses one BLAS thread, as the sequential run does). ``n_jobs=1`` runs in this
+    process; ``n_jobs > 1`` in local worker processes; inside ``joblib.parallel_config(backend="dask")`` the units
+    go to the Dask cluster of the active ``dask.distributed.Client``. A tqdm bar counts finished units.
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive int or -1 (every core), got {n_jobs!r}")
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    units = list(units)
+    with blas_threads(1):
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_one_blas_thread)(function, *unit)
+                                                                 for unit in units)
+        return list(tqdm(results, total=len(units), desc=desc, disable=not progress, leave=False))
+
+
+def _one_blas_thread(function: Callable, *args):
+    """``function(*args)`` with one BLAS thread (in a worker process the limit is set again)."""
+    with blas_threads(1):
+        return function(*args)
