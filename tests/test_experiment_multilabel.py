@@ -77,8 +77,8 @@ def test_selection_never_reads_the_test_split():
     data = make_synthetic_multilabel(n_samples=150, n_features=4, n_labels=3, rng=np.random.default_rng(0))
     scrambled = type(data)(data.name, data.X_train, data.Y_train, -data.X_test, 1 - data.Y_test, data.source)
     grid = [{"weight_decay": 1e-3}, {"weight_decay": 1.0}]
-    choices = [multilabel.select(EnergyMultilabelClassifier, grid, d, 0, {"max_epochs": 3}, lambda *_: None)
-               for d in (data, scrambled)]
+    models = {"unary": (EnergyMultilabelClassifier, grid)}
+    choices = [multilabel.select(models, d, 0, {"max_epochs": 3}, lambda *_: None)["unary"] for d in (data, scrambled)]
     assert choices[0] == choices[1]
     assert choices[0][0] in grid
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from refefl.datasets import MULTILABEL_DATASETS, load_multilabel
-from refefl.estimators import METRICS, BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier, clone
-from refefl.experiments._protocol import blas_threads, describe, grid, jsonable
+from refefl.estimators import METRICS, BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
+from refefl.experiments._protocol import blas_threads, describe, grid, jsonable, run_units
 from refefl.projections._root_finding import ConvergenceWarning
 
 #: test "accuracy" (= Hamming accuracy, %) of the best model in Blondel et al. (2022), Table 1
@@ -84,31 +84,52 @@ def _quiet(method, *args):
         return method(*args)
 
 
-def select(cls: type, grid: list[dict], data, seed: int, overrides: dict, log) -> tuple[dict, list]:
-    """The configuration of ``grid`` with the best validation Hamming accuracy (training split only)."""
-    scored = []
-    for index, config in enumerate(grid):
-        estimator = cls(**{**COMMON, **config, **overrides, "random_state": seed})
-        _quiet(estimator.fit, data.X_train, data.Y_train)
-        key = (-estimator.best_validation_score_, estimator.best_validation_loss_, index)
-        scored.append((key, config, estimator.best_validation_score_))
-        log(f"    {describe(config)}: validation Hamming {100 * estimator.best_validation_score_:.2f}, "
-            f"epoch {estimator.best_epoch_}")
-    best = min(scored, key=lambda item: item[0])
-    return best[1], [{"config": jsonable(c), "validation_hamming": v} for _, c, v in scored]
+def validate_config(cls: type, config: dict, index: int, data, seed: int, overrides: dict, log=print
+                    ) -> tuple[tuple, float]:
+    """Unit of work: ``cls(**config)`` trained on the training split with its validation split (seed ``seed``);
+    its ranking key (−validation Hamming, validation loss, grid ``index``) and its validation Hamming accuracy."""
+    estimator = cls(**{**COMMON, **config, **overrides, "random_state": seed})
+    _quiet(estimator.fit, data.X_train, data.Y_train)
+    log(f"    {describe(config)}: validation Hamming {100 * estimator.best_validation_score_:.2f}, "
+        f"epoch {estimator.best_epoch_}")
+    return (-estimator.best_validation_score_, estimator.best_validation_loss_, index), \
+        estimator.best_validation_score_
 
 
-def evaluate(estimator, data, seeds: list[int]) -> dict:
-    """Test metrics of ``estimator`` refitted for each seed: per-seed values, mean and std."""
-    per_seed, unconverged = [], 0
-    for seed in seeds:
-        fitted = _quiet(clone(estimator).set_params(random_state=seed, refit=True).fit, data.X_train, data.Y_train)
-        predictions = _quiet(fitted.predict, data.X_test)
-        per_seed.append({name: metric(data.Y_test, predictions) for name, metric in METRICS.items()})
-        unconverged += sum(record["unconverged"] for record in fitted.history_)
+def select(models: dict[str, tuple[type, list[dict]]], data, seed: int, overrides: dict, log=print,
+           n_jobs: int = 1) -> dict[str, tuple[dict, list]]:
+    """Per model, the configuration of its grid with the best validation Hamming accuracy (ties: lower validation
+    loss, then grid order; training split only) and every candidate with its score. All configurations of all
+    models are independent units (:func:`validate_config`)."""
+    units = [(name, cls, config, index) for name, (cls, configs) in models.items()
+             for index, config in enumerate(configs)]
+    scores = run_units(validate_config, [(cls, config, index, data, seed, overrides, log)
+                                         for _, cls, config, index in units], n_jobs=n_jobs, desc="model selection")
+    chosen = {}
+    for name in models:
+        scored = [(key, config, score) for (model, _, config, _), (key, score) in zip(units, scores) if model == name]
+        chosen[name] = (min(scored, key=lambda item: item[0])[1],
+                        [{"config": jsonable(config), "validation_hamming": score} for _, config, score in scored])
+    return chosen
+
+
+def test_seed(cls: type, config: dict, data, seed: int, overrides: dict, log=print) -> dict:
+    """Unit of work: ``cls(**config)`` refitted for ``seed`` (``refit=True``) and scored on the test split:
+    {metric: value, "unconverged": inner solves that used up their budget}."""
+    fitted = _quiet(cls(**{**COMMON, **config, **overrides, "random_state": seed, "refit": True}).fit,
+                    data.X_train, data.Y_train)
+    predictions = _quiet(fitted.predict, data.X_test)
+    scores = {metric: float(function(data.Y_test, predictions)) for metric, function in METRICS.items()}
+    log(f"  seed {seed}: test Hamming accuracy {100 * scores['hamming_accuracy']:.2f}")
+    return {**scores, "unconverged": sum(record["unconverged"] for record in fitted.history_)}
+
+
+def summarize(per_seed: list[dict]) -> dict:
+    """Mean and std over seeds of every metric, the per-seed values and the unconverged inner solves."""
     summary = {name: {"mean": float(np.mean([s[name] for s in per_seed])),
                       "std": float(np.std([s[name] for s in per_seed]))} for name in METRICS}
-    return {**summary, "per_seed": per_seed, "unconverged_minibatches": unconverged}
+    return {**summary, "per_seed": [{name: s[name] for name in METRICS} for s in per_seed],
+            "unconverged_minibatches": int(sum(s["unconverged"] for s in per_seed))}
 
 
 def sklearn_reference(data, C_grid=BR_C_GRID) -> list[dict] | None:
@@ -136,11 +157,12 @@ def sklearn_reference(data, C_grid=BR_C_GRID) -> list[dict] | None:
 
 
 def run(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False, quick: bool = False,
-        max_epochs: int | None = None, log=print) -> dict:
+        max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
     """Run the comparison on ``dataset`` and return the results (see the module docstring).
 
     ``data_dir`` / ``synthetic`` are passed to :func:`refefl.datasets.load_multilabel` (a missing file raises
-    ``FileNotFoundError``)."""
+    ``FileNotFoundError``). The independent fits (every grid configuration, then every model × seed) run through
+    :func:`refefl.experiments._protocol.run_units` on ``n_jobs`` workers; the results do not depend on it."""
     data = load_multilabel(dataset, data_dir, synthetic=synthetic)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
     seed_list = list(range(seeds))
@@ -148,23 +170,20 @@ def run(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False,
                "n_test": int(len(data.X_test)), "n_features": int(data.X_train.shape[1]),
                "n_labels": int(data.Y_train.shape[1]), "seeds": seed_list, "quick": quick,
                "common": jsonable({**COMMON, **overrides, "refit": True}), "models": {}}
-    for name, (cls, grid) in model_grids(quick).items():
-        start = time.perf_counter()
-        log(f"{name}: selecting among {len(grid)} configuration(s) on the validation split (seed {seed_list[0]})")
-        config, candidates = select(cls, grid, data, seed_list[0], overrides, log)
-        estimator = cls(**{**COMMON, **config, **overrides})
-        entry = evaluate(estimator, data, seed_list)
-        entry.update(hyperparameters=jsonable(config), candidates=candidates,
-                     seconds=round(time.perf_counter() - start, 1))
-        results["models"][name] = entry
-        log(f"  chose {describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])} "
-            f"({entry['seconds']:.0f} s)")
+    start = time.perf_counter()
+    models = model_grids(quick)
+    log(f"{dataset}: selecting each model's configuration on the validation split (seed {seed_list[0]})")
+    chosen = select(models, data, seed_list[0], overrides, log, n_jobs)
+    units = [(name, seed) for name in models for seed in seed_list]
+    tested = run_units(test_seed, [(models[name][0], chosen[name][0], data, seed, overrides, log)
+                                   for name, seed in units], n_jobs=n_jobs, desc=f"{dataset}: seeds")
+    for name, (config, candidates) in chosen.items():
+        entry = summarize([scores for (model, _), scores in zip(units, tested) if model == name])
+        results["models"][name] = {**entry, "hyperparameters": jsonable(config), "candidates": candidates}
+        log(f"{name}: chose {describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])}")
+    results["seconds"] = round(time.perf_counter() - start, 1)
     results["sklearn_br"] = sklearn_reference(data)
     return results
-
-
-
-
 
 
 def _pm(stat: dict) -> str:
@@ -274,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one configuration per model (a smoke run)")
     parser.add_argument("--max-epochs", type=int, default=None, help="override the epoch budget")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="worker processes for the independent fits; results do not depend on it "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -285,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{error} (or --synthetic for the stand-in)")
     with blas_threads(args.threads):
         results = run(args.dataset, seeds=args.seeds, data_dir=args.data_dir, synthetic=args.synthetic,
-                      quick=args.quick, max_epochs=args.max_epochs)
+                      quick=args.quick, max_epochs=args.max_epochs, n_jobs=args.n_jobs)
     results["command"] = command
     text = markdown(results, command)
     print("\n" + text)
