@@ -73,6 +73,27 @@ class _PartitionEstimator(ParamsMixin):
     def _metric(self, states_true: np.ndarray, states_pred: np.ndarray) -> float:
         raise NotImplementedError
 
+    # -- scikit-learn protocol -------------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags: targets a matrix of shape (n_samples, k), never 1-D; dense real input
+        without NaN; the task's kind from :meth:`_sklearn_task_tags`. Only scikit-learn calls this (refefl does
+        not import it elsewhere)."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(target_tags=TargetTags(required=True, multi_output=True, single_output=False),
+                    input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+                    **self._sklearn_task_tags())
+
+    def _sklearn_task_tags(self) -> dict:
+        raise NotImplementedError
+
+    #: scikit-learn's common checks these estimators fail by design, with the reason (for
+    #: ``parametrize_with_checks(..., expected_failed_checks=...)``); subclasses add their target-format checks
+    _sklearn_expected_failed_checks = {
+        "check_estimators_unfitted": "raises refefl.estimators.NotFittedError, a ValueError and AttributeError "
+                                     "like scikit-learn's, which refefl cannot subclass without importing it",
+    }
+
     # -- fitting ---------------------------------------------------------------------------------------------------
     def _objective_fn(self, net: PartitionNetworks, rng: np.random.Generator, Y_train: np.ndarray):
         """``f(params, X, Y, rows) -> (mean loss, grads)`` for the chosen objective (``rows``: the training-row
@@ -246,6 +267,22 @@ class PartitionMultilabelClassifier(_PartitionEstimator):
     _energies = ("unary", "pairwise")
     _metric_name = "example_f1"
 
+    def _sklearn_task_tags(self) -> dict:
+        from sklearn.utils import ClassifierTags
+
+        return {"estimator_type": "classifier", "classifier_tags": ClassifierTags(multi_class=False,
+                                                                                  multi_label=True)}
+
+    _sklearn_expected_failed_checks = {
+        **_PartitionEstimator._sklearn_expected_failed_checks,
+        **dict.fromkeys(
+            ("check_estimators_dtypes", "check_classifier_data_not_an_array", "check_fit2d_1feature",
+             "check_classifiers_one_label", "check_classifiers_classes", "check_classifiers_train",
+             "check_classifier_not_supporting_multiclass"),
+            "targets are a 0/1 multilabel indicator matrix of shape (n_samples, n_labels), predictions too; "
+            "the check passes class labels (1-D, strings, or one column), which are refused with a ValueError "
+            "naming the target type"),
+    }
 
     def _check_y(self, y) -> np.ndarray:
         return check_targets(y).astype(np.int8)
@@ -284,9 +321,30 @@ class PartitionLabelRanker(_PartitionEstimator):
     _energies = ("permutahedron", "birkhoff")
     _metric_name = "kendall_tau"
 
+    def _sklearn_task_tags(self) -> dict:
+        return {"estimator_type": None}  # label ranking is neither scikit-learn's classification nor regression
+
+    _sklearn_expected_failed_checks = {
+        **_PartitionEstimator._sklearn_expected_failed_checks,
+        **dict.fromkeys(
+            ("check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+             "check_estimators_fit_returns_self", "check_readonly_memmap_input",
+             "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit", "check_estimators_dtypes",
+             "check_dtype_object", "check_pipeline_consistency", "check_estimators_nan_inf",
+             "check_estimators_pickle", "check_f_contiguous_array_estimator",
+             "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1sample",
+             "check_fit2d_1feature", "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+             "check_n_features_in", "check_fit2d_predict1d"),
+            "targets are rankings of k >= 2 labels in rank form, shape (n_samples, k); scikit-learn has no "
+            "ranking targets and passes one column of class labels, refused with a ValueError naming the "
+            "expected shape (tests/test_partition_sklearn.py runs these invariances on rankings)"),
+    }
 
     def _check_y(self, y) -> np.ndarray:
         """Rank form (positions 1..k) to orderings (the label at each position, best first)."""
+        if y is None:
+            raise ValueError("this estimator requires y to be passed, but the target y is None "
+                             "(y: rankings in rank form, shape (n_samples, n_labels))")
         Y = check_rank_matrix(y, "y")
         k = Y.shape[1]
         if not (np.sort(Y, axis=1) == np.arange(1, k + 1)).all():
