@@ -42,7 +42,6 @@ import json
 import platform
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,6 +50,7 @@ import numpy as np
 from refefl._validation import check_positive, check_positive_int
 from refefl.energies import InputConcaveEnergy, MLPEnergy
 from refefl.experiments import _navigation as nav
+from refefl.experiments._protocol import run_units
 from refefl.experiments._policies import (ComponentwiseMaximizer, EnergyPolicy, HeadNetwork, MaxConcaveEnergy,
                                           MSEPolicy, StateInput)
 from refefl.maximizers import MirrorAscent
@@ -145,6 +145,8 @@ def run_seed(seed: int, config: Config) -> tuple[dict, dict]:
 
     Seeds: demonstrations ``[seed, 0]``, evaluation starts ``[seed, 1]``, the expert's evaluation sides
     ``[seed, 2]``, and policy number j of :data:`POLICIES` ``[seed, 10 + j]`` (whichever policies run)."""
+    if config.verbose:
+        print(f"seed {seed + 1}/{config.seeds}", flush=True)
     states, actions, _, _ = nav.demonstrations(np.random.default_rng([seed, 0]), config.demonstrations,
                                                noise=config.dart_noise)
     starts = nav.sample_starts(np.random.default_rng([seed, 1]), config.episodes)
@@ -199,31 +201,22 @@ def aggregate(per_seed: list[dict]) -> dict:
     return out
 
 
-def run(config: Config = Config()) -> tuple[dict, dict]:
+def run(config: Config = Config(), n_jobs: int = 1) -> tuple[dict, dict]:
     """All seeds; returns the report (JSON-ready) and, for the figure, {policy: (list of rollouts, one per seed;
-    the policy fitted on the first seed)}."""
-    tic, per_seed, artefacts = time.perf_counter(), [], {}
-    with _single_thread_blas():
-        for seed in range(config.seeds):
-            if config.verbose:
-                print(f"seed {seed + 1}/{config.seeds}", flush=True)
-            results, fitted = run_seed(seed, config)
-            per_seed.append(results)
-            for name, (runs, policy) in fitted.items():
-                artefacts.setdefault(name, ([], policy))[0].append(runs)
-    report = {"config": asdict(config), "task": _task_description(), "results": aggregate(per_seed),
+    the policy fitted on the first seed)}. The seeds are independent units run through
+    :func:`refefl.experiments._protocol.run_units` on ``n_jobs`` workers (one BLAS thread each); the results do
+    not depend on ``n_jobs``."""
+    tic, artefacts = time.perf_counter(), {}
+    outputs = run_units(run_seed, [(seed, config) for seed in range(config.seeds)], n_jobs=n_jobs,
+                        desc="imitation: seeds", progress=config.verbose)
+    for _, fitted in outputs:
+        for name, (runs, policy) in fitted.items():
+            artefacts.setdefault(name, ([], policy))[0].append(runs)
+    report = {"config": asdict(config), "task": _task_description(),
+              "results": aggregate([results for results, _ in outputs]),
               "hyperparameters": {name: describe(make_policy(name, config.step_scale)) for name in config.policies},
               "versions": _versions(), "elapsed_seconds": time.perf_counter() - tic}
     return report, artefacts
-
-
-def _single_thread_blas():
-    """One BLAS thread: the matrices here are small, and threads only contend on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(1)
 
 
 def _task_description() -> dict:
@@ -337,11 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", choices=sorted(POLICIES), default=list(POLICIES))
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON report")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="default: the current folder")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="worker processes for the seeds; results do not depend on it (default: 1)")
     args = parser.parse_args(argv)
     quick = {"seeds": 2, "episodes": 20, "step_scale": 0.25} if args.quick else {}
     chosen = {key: value for key, value in (("seeds", args.seeds), ("episodes", args.episodes)) if value is not None}
     config = Config(**{**quick, **chosen, "policies": tuple(args.policies)})
-    report, artefacts = run(config)
+    report, artefacts = run(config, n_jobs=args.n_jobs)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     command = "python -m refefl.experiments.imitation " + " ".join(sys.argv[1:] if argv is None else argv)
     table = markdown(report, command.strip())
