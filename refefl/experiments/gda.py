@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from refefl import gda
+from refefl.experiments._protocol import run_units
 
 
 #: the paper's d = 3 results after 4000 iterations, (N, p_R) -> KL@500, KL@1000, KL, SM, TV (docs/gda.md §4)
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="iterations drawn in the sphere plots (d = 3; default %(default)s)")
     add("--out-dir", default=".", help="where the figures go (default: the current folder); '' for none")
     add("--json", default=None, help="write curves and final values to this JSON file")
+    add("--n-jobs", type=int, default=1,
+        help="worker processes for the (seed, setting) runs; results do not depend on it (default %(default)s)")
     return parser
 
 
@@ -234,16 +237,28 @@ def _to_json(run: dict) -> dict:
     return {key: value for key, value in run.items() if key != "snapshots"}
 
 
-def run_seed(seed: int, teacher: gda.ReLUEnergy, args) -> list[dict]:
-    """Every restart setting for one seed: the data, the initial student, the metrics' samples and the noise all
-    come from ``seed``."""
+def seed_problem(seed: int, teacher: gda.ReLUEnergy, args) -> tuple[np.ndarray, gda.ReLUEnergy, Metrics]:
+    """The data, the initial student and the metrics of one seed: all three come from ``seed``."""
     seeds = np.random.SeedSequence(seed).spawn(3)
     data = gda.sample_gibbs(teacher, args.n_data, np.random.default_rng(seeds[0]))
     student = gda.ReLUEnergy.random(args.n_neurons, args.dim, np.random.default_rng(seeds[1]),
                                     sign=-1.0 if args.signs == "negative" else None)
-    metrics = Metrics(teacher, args, np.random.default_rng(seeds[2]))
-    print(f"d = {args.dim}, N = {args.n_data}, n = {args.n_neurons}, {args.iters} iterations, seed {seed}")
-    return [run_setting(p, data, student, metrics, args, str(p), seed) for p in args.restart]
+    return data, student, Metrics(teacher, args, np.random.default_rng(seeds[2]))
+
+
+def run_unit(seed: int, restart: Fraction, teacher: gda.ReLUEnergy, args) -> dict:
+    """Unit of work: one training run of restart setting ``restart`` on the problem of ``seed``."""
+    data, student, metrics = seed_problem(seed, teacher, args)
+    return run_setting(restart, data, student, metrics, args, str(restart), seed)
+
+
+def run_seeds(seeds: list[int], teacher: gda.ReLUEnergy, args, n_jobs: int = 1) -> list[list[dict]]:
+    """Every restart setting for every seed, per seed; the (seed, setting) pairs are independent units run through
+    :func:`refefl.experiments._protocol.run_units` on ``n_jobs`` workers (results do not depend on it)."""
+    units = [(seed, restart, teacher, args) for seed in seeds for restart in args.restart]
+    runs = run_units(run_unit, units, n_jobs=n_jobs, desc="GDA runs")
+    per_seed = len(args.restart)
+    return [runs[i * per_seed:(i + 1) * per_seed] for i in range(len(seeds))]
 
 
 def seeds_markdown(finals: dict[str, list[dict]], seeds: list[int], args, command: str) -> str:
@@ -277,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(error))
     teacher = gda.paper_teacher(args.dim, args.beta)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    all_runs = [run_seed(seed, teacher, args) for seed in seeds]
+    print(f"d = {args.dim}, N = {args.n_data}, n = {args.n_neurons}, {args.iters} iterations, seeds {seeds}")
+    all_runs = run_seeds(seeds, teacher, args, args.n_jobs)
     runs = all_runs[0]
     print("\nsetting      KL@500    KL@1000   KL final  SM final  TV final  seconds")
     for run in runs:
