@@ -15,6 +15,10 @@ vowel, wine: 10-fold cross-validation repeated over seeds). Protocol:
    beside the paper's number; a figure shows the learned τ(x) against the exact log-partition on unseen x for
    the min-min logistic model.
 
+``--n-jobs N`` runs the independent fits (per model: the selection candidates, then the seeds or seed × fold
+fits) in N processes with one BLAS thread each; every fit seeds its own generator, so the results do not depend
+on N.
+
 ``--sweep-samples`` adds, for the unary min-min logistic model, the training loss and test example-F1 against
 the number of samples m ∈ {1, 10, 100, 1000} with exact MLE beside (the paper's CAL500 figure).
 
@@ -36,7 +40,7 @@ import numpy as np
 from refefl.datasets import MULTILABEL_DATASETS, load_label_ranking, load_multilabel
 from refefl.estimators import (EnergyMultilabelClassifier, PartitionLabelRanker, PartitionMultilabelClassifier,
                                clone, example_f1)
-from refefl.experiments._protocol import blas_threads, describe, grid, jsonable
+from refefl.experiments._protocol import blas_threads, describe, grid, jsonable, run_units
 from refefl.partition._oracles import MAX_PAIRWISE_LABELS
 
 RANKING_DATASETS = ("authorship", "glass", "iris", "vehicle", "vowel", "wine")
@@ -130,21 +134,53 @@ def _test_score(estimator, X, Y) -> float:
     return estimator.score(X, Y)
 
 
-def select(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, log) -> tuple[dict, list]:
-    """The configuration with the best validation metric on (X, Y) (its own 20% split), and every candidate."""
+def select(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, log, *,
+           n_jobs: int = 1) -> tuple[dict, list]:
+    """The configuration with the best validation metric on (X, Y) (its own 20% split), and every candidate; the
+    candidates are independent units (:func:`run_units`), logged in grid order."""
+    units = [(cls, _settings(cls, config, overrides), seed, X, Y) for config in configs]
+    outcomes = run_units(_validate_unit, units, n_jobs=n_jobs, desc=f"{cls.__name__} selection")
     scored = []
-    for index, config in enumerate(configs):
-        try:
-            estimator = cls(**_settings(cls, config, overrides), random_state=seed).fit(X, Y)
-        except FloatingPointError as error:  # a diverging configuration is a candidate that lost
-            scored.append(((np.inf, index), config, None))
-            log(f"    {describe(config)}: diverged ({error})")
-            continue
-        score = _validation_score(estimator)
-        scored.append(((-score, index), config, score))
-        log(f"    {describe(config)}: validation {100 * score:.2f} (epoch {estimator.best_epoch_})")
+    for index, (config, (score, detail)) in enumerate(zip(configs, outcomes)):
+        scored.append(((np.inf if score is None else -score, index), config, score))
+        log(f"    {describe(config)}: " + (f"diverged ({detail})" if score is None else
+                                            f"validation {100 * score:.2f} (epoch {detail})"))
     best = min(scored, key=lambda item: item[0])
     return best[1], [{"config": jsonable(c), "validation": v} for _, c, v in scored]
+
+
+def _validate_unit(cls: type, settings: dict, seed: int, X, Y) -> tuple[float | None, object]:
+    """One selection candidate: (validation metric, best epoch), or (None, the error) when training diverged
+    (a diverging configuration is a candidate that lost)."""
+    try:
+        estimator = cls(**settings, random_state=seed).fit(X, Y)
+    except FloatingPointError as error:
+        return None, str(error)
+    return _validation_score(estimator), estimator.best_epoch_
+
+
+def _test_unit(cls: type, settings: dict, seed: int, X, Y, X_test, Y_test) -> dict:
+    """One final fit on (X, Y) scored on the test rows: ``{"score", "epochs", "gap"}`` (:func:`_tau_gap` on the
+    test rows; score None and the error when the training diverged)."""
+    try:
+        fitted = cls(**settings, random_state=seed).fit(X, Y)
+    except FloatingPointError as error:
+        return {"score": None, "error": str(error), "gap": None}
+    return {"score": _test_score(fitted, X_test, Y_test), "epochs": len(fitted.history_),
+            "gap": _tau_gap(fitted, X_test)}
+
+
+def _final_fits(cls: type, settings: dict, splits: list[tuple], labels: list[str], metric: str, log,
+                n_jobs: int) -> tuple[list, dict | None]:
+    """The test scores of the chosen configuration on each split ``(seed, X, Y, X_test, Y_test)`` (units run
+    through :func:`run_units`, logged in order), and the τ gap of the first fit that trained."""
+    units = [(cls, settings, *split) for split in splits]
+    outcomes = run_units(_test_unit, units, n_jobs=n_jobs, desc=f"{cls.__name__} test fits")
+    for label, outcome in zip(labels, outcomes):
+        log(f"  {label}: diverged ({outcome['error']})" if outcome["score"] is None else
+            f"  {label}: test {metric} {100 * outcome['score']:.2f} ({outcome['epochs']} epochs)")
+    gap = next((outcome["gap"] for outcome in outcomes if outcome["gap"] is not None), None)
+    return [outcome["score"] for outcome in outcomes], gap
 
 
 def _summary(values: list[float | None]) -> dict:
@@ -152,15 +188,6 @@ def _summary(values: list[float | None]) -> dict:
     trained = [v for v in values if v is not None]
     mean, std = (float(100 * np.mean(trained)), float(100 * np.std(trained))) if trained else (np.nan, np.nan)
     return {"mean": mean, "std": std, "diverged": len(values) - len(trained)}
-
-
-def _fit(cls: type, settings: dict, seed: int, X, Y, log):
-    """The fitted estimator, or None (logged) when its training diverged (``FloatingPointError``)."""
-    try:
-        return cls(**settings, random_state=seed).fit(X, Y)
-    except FloatingPointError as error:
-        log(f"  seed {seed}: diverged ({error})")
-        return None
 
 
 def _tau_gap(estimator, X) -> dict | None:
@@ -176,8 +203,11 @@ def _tau_gap(estimator, X) -> dict | None:
 
 
 def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bool = False, quick: bool = False,
-                   max_epochs: int | None = None, sweep_samples: bool = False, log=print) -> dict:
-    """Run the multilabel comparison on ``dataset`` (see the module docstring) and return the results."""
+                   max_epochs: int | None = None, sweep_samples: bool = False, n_jobs: int = 1, log=print) -> dict:
+    """Run the multilabel comparison on ``dataset`` (see the module docstring) and return the results.
+
+    Per model, the selection candidates and then the seeds are independent units run by ``n_jobs`` processes
+    (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
     data = load_multilabel(dataset, data_dir, synthetic=synthetic)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
     results = _header("multilabel", dataset, data.source, seeds, quick, overrides, n_train=len(data.X_train),
@@ -185,14 +215,10 @@ def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bo
     for name, (cls, configs) in multilabel_models(quick).items():
         start = time.perf_counter()
         log(f"{name}: selecting among {len(configs)} configuration(s) on the validation split (seed 0)")
-        config, candidates = select(cls, configs, data.X_train, data.Y_train, 0, overrides, log)
-        scores, gap = [], None
-        for seed in range(seeds):
-            fitted = _fit(cls, _settings(cls, config, overrides), seed, data.X_train, data.Y_train, log)
-            scores.append(None if fitted is None else _test_score(fitted, data.X_test, data.Y_test))
-            if fitted is not None:
-                gap = gap or _tau_gap(fitted, data.X_test)
-                log(f"  seed {seed}: test example-F1 {100 * scores[-1]:.2f} ({len(fitted.history_)} epochs)")
+        config, candidates = select(cls, configs, data.X_train, data.Y_train, 0, overrides, log, n_jobs=n_jobs)
+        splits = [(seed, data.X_train, data.Y_train, data.X_test, data.Y_test) for seed in range(seeds)]
+        scores, gap = _final_fits(cls, _settings(cls, config, overrides), splits,
+                                  [f"seed {seed}" for seed in range(seeds)], "example-F1", log, n_jobs)
         results["models"][name] = {"example_f1": _summary(scores), "per_seed": scores,
                                    "hyperparameters": jsonable(config), "candidates": candidates,
                                    "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
@@ -201,7 +227,7 @@ def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bo
         f"{results['unary_tau_gap']['median_abs_nats']:.3f} nats")
     if sweep_samples:
         results["sample_sweep"] = sample_sweep(data, results["models"]["min-min logistic"]["hyperparameters"],
-                                               overrides, log)
+                                               overrides, log, n_jobs=n_jobs)
     return results
 
 
@@ -216,46 +242,50 @@ def unary_tau_gap(data, candidates: list[dict], overrides: dict) -> dict:
     return {**_tau_gap(model, data.X_test), "hyperparameters": unary["config"]}
 
 
-def sample_sweep(data, config: dict, overrides: dict, log) -> list[dict]:
+def sample_sweep(data, config: dict, overrides: dict, log, *, n_jobs: int = 1) -> list[dict]:
     """Training loss (exact NLL of the trained energy) and test example-F1 of the unary min-min logistic model
-    against m, beside exact MLE, with the same configuration otherwise (seed 0)."""
-    rows = []
+    against m, beside exact MLE, with the same configuration otherwise (seed 0; one unit per m)."""
     unary = {**config, "energy": "unary"}
-    for m in (*SAMPLE_SWEEP, None):
-        settings = {**unary, "objective": "exact_mle"} if m is None else {**unary, "n_samples": m}
-        model = PartitionMultilabelClassifier(**_settings(PartitionMultilabelClassifier, settings, overrides),
-                                              random_state=0).fit(data.X_train, data.Y_train)
-        Z = (data.X_train - model.mean_) / model.scale_
-        nll = model._net.energy.nll(model._net.energy_params(model.params_, Z)[0], data.Y_train.astype(np.int8))
-        rows.append({"m": m, "train_nll": float(nll.mean()), "test_example_f1": 100 * model.score(data.X_test,
-                                                                                                   data.Y_test)})
-        log(f"  m = {'exact MLE' if m is None else m}: train NLL {rows[-1]['train_nll']:.4f}, "
-            f"test example-F1 {rows[-1]['test_example_f1']:.2f}")
+    units = [(_settings(PartitionMultilabelClassifier, {**unary, "objective": "exact_mle"} if m is None else
+                        {**unary, "n_samples": m}, overrides), m, data.X_train, data.Y_train, data.X_test, data.Y_test)
+             for m in (*SAMPLE_SWEEP, None)]
+    rows = run_units(_sweep_unit, units, n_jobs=n_jobs, desc="sample sweep")
+    for row in rows:
+        log(f"  m = {'exact MLE' if row['m'] is None else row['m']}: train NLL {row['train_nll']:.4f}, "
+            f"test example-F1 {row['test_example_f1']:.2f}")
     return rows
 
 
+def _sweep_unit(settings: dict, m: int | None, X, Y, X_test, Y_test) -> dict:
+    model = PartitionMultilabelClassifier(**settings, random_state=0).fit(X, Y)
+    Z = (X - model.mean_) / model.scale_
+    nll = model._net.energy.nll(model._net.energy_params(model.params_, Z)[0], Y.astype(np.int8))
+    return {"m": m, "train_nll": float(nll.mean()), "test_example_f1": 100 * model.score(X_test, Y_test)}
+
+
 def run_ranking(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None, synthetic: bool = False,
-                quick: bool = False, max_epochs: int | None = None, log=print) -> dict:
-    """Run the label-ranking comparison on ``dataset`` (``folds``-fold cross-validation per seed)."""
+                quick: bool = False, max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
+    """Run the label-ranking comparison on ``dataset`` (``folds``-fold cross-validation per seed).
+
+    Per model, the selection candidates and then the seed × fold fits are independent units run by ``n_jobs``
+    processes (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
     data = load_label_ranking(dataset, data_dir, synthetic=synthetic)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs, "patience": max_epochs}
     final = {**overrides, "validation_fraction": 0.0}  # the whole training fold, the fixed budget
     results = _header("ranking", dataset, data.source, seeds, quick, overrides, n=len(data.X),
                       n_features=data.X.shape[1], n_labels=data.Y.shape[1], folds=folds)
     first_train, _ = next(data.folds(folds, 0))
+    splits, labels = [], []
+    for seed in range(seeds):
+        for fold, (train, test) in enumerate(data.folds(folds, seed)):
+            splits.append((seed, data.X[train], data.Y[train], data.X[test], data.Y[test]))
+            labels.append(f"seed {seed} fold {fold + 1}/{folds}")
     for name, (cls, configs) in ranking_models(quick).items():
         start = time.perf_counter()
         log(f"{name}: selecting among {len(configs)} configuration(s) on fold 1 of seed 0")
-        config, candidates = select(cls, configs, data.X[first_train], data.Y[first_train], 0, overrides, log)
-        scores, gap = [], None
-        for seed in range(seeds):
-            for fold, (train, test) in enumerate(data.folds(folds, seed)):
-                fitted = _fit(cls, _settings(cls, config, final), seed, data.X[train], data.Y[train], log)
-                scores.append(None if fitted is None else fitted.score(data.X[test], data.Y[test]))
-                if fitted is not None:
-                    gap = gap or _tau_gap(fitted, data.X[test])
-                    log(f"  seed {seed} fold {fold + 1}/{folds}: test Kendall tau {100 * scores[-1]:.2f} "
-                        f"({len(fitted.history_)} epochs)")
+        config, candidates = select(cls, configs, data.X[first_train], data.Y[first_train], 0, overrides, log,
+                                    n_jobs=n_jobs)
+        scores, gap = _final_fits(cls, _settings(cls, config, final), splits, labels, "Kendall tau", log, n_jobs)
         results["models"][name] = {"kendall_tau": _summary(scores), "per_fold": scores,
                                    "hyperparameters": jsonable(config), "candidates": candidates,
                                    "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
@@ -416,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-samples", action="store_true",
                         help="multilabel: also train the unary min-min model for m in 1, 10, 100, 1000")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="processes for the independent fits (selection candidates, seeds, folds), one BLAS "
+                             "thread each; -1: every core; the results do not depend on it (default: %(default)s)")
     args = parser.parse_args(argv)
     choices = MULTILABEL_DATASETS if args.task == "multilabel" else RANKING_DATASETS
     dataset = args.dataset or ("yeast" if args.task == "multilabel" else "iris")
@@ -423,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--dataset {dataset!r} is not a {args.task} data set; expected one of {choices}")
     if args.seeds < 1 or args.folds < 2:
         parser.error("--seeds must be at least 1 and --folds at least 2")
+    if args.n_jobs == 0 or args.n_jobs < -1:
+        parser.error(f"--n-jobs must be a positive number of processes or -1, got {args.n_jobs}")
     if args.sweep_samples and args.task != "multilabel":
         parser.error("--sweep-samples is for --task multilabel")
     loader = load_multilabel if args.task == "multilabel" else load_label_ranking
@@ -433,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{error} (or --synthetic for the stand-in)")
     command = "python -m refefl.experiments.partition " + " ".join(sys.argv[1:] if argv is None else argv)
     options = dict(seeds=args.seeds, data_dir=args.data_dir, synthetic=args.synthetic, quick=args.quick,
-                   max_epochs=args.max_epochs)
+                   max_epochs=args.max_epochs, n_jobs=args.n_jobs)
     with blas_threads(args.threads):
         if args.task == "multilabel":
             results = run_multilabel(dataset, sweep_samples=args.sweep_samples, **options)
