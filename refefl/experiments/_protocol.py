@@ -44,8 +44,7 @@ def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, de
     process; ``n_jobs > 1`` in local worker processes; inside ``joblib.parallel_config(backend="dask")`` the units
     go to the Dask cluster of the active ``dask.distributed.Client``. A tqdm bar counts finished units.
     """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive int or -1 (every core), got {n_jobs!r}")
+    check_n_jobs(n_jobs)
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
@@ -54,6 +53,13 @@ def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, de
         results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_one_blas_thread)(function, *unit)
                                                                  for unit in units)
         return list(tqdm(results, total=len(units), desc=desc, disable=not progress, leave=False))
+
+
+def check_n_jobs(n_jobs) -> int:
+    """``n_jobs`` when it is a positive int or -1 (every core / every cluster worker); ``ValueError`` otherwise."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive int or -1 (every core), got {n_jobs!r}")
+    return n_jobs
 
 
 def _one_blas_thread(function: Callable, *args):

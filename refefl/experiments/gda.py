@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="iterations drawn in the sphere plots (d = 3; default %(default)s)")
     add("--out-dir", default=".", help="where the figures go (default: the current folder); '' for none")
     add("--json", default=None, help="write curves and final values to this JSON file")
+    add("--quiet", action="store_true", help="no progress lines while training")
     add("--n-jobs", type=int, default=1,
         help="worker processes for the (seed, setting) runs; results do not depend on it (default %(default)s)")
     return parser
@@ -150,7 +151,7 @@ class Logger:
         for key, value in zip(("kl", "sm", "tv"), values):
             self.log[key].append(value)
         self.log["iterations"].append(t)
-        if t % self.every == 0 or last:
+        if (t % self.every == 0 or last) and not self.args.quiet:
             print(f"[{self.label}] it {t:6d}  KL {values[0]:.5f}  SM {values[1]:.4f}  TV {values[2]:.3f}  "
                   f"({time.perf_counter() - self.start:.1f} s)", flush=True)
 
