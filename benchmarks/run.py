@@ -6,10 +6,11 @@ suite's floor (NumPy softmax of the same array, or argsort), and writes ``<suite
 plus ``summary.md`` (targets met or missed) to ``--out-dir`` (default ``benchmarks/results``); ``python -m
 tools.readme`` copies the summary into the README.
 
-Two model-level benchmarks run after the kernel suites (each also runs alone as ``python -m <module>``):
+Three model-level benchmarks run after the kernel suites (each also runs alone as ``python -m <module>``):
 ``gda_iteration`` (:mod:`benchmarks.bench_gda`, one particle-GDA iteration against the matrix products it
 cannot avoid) and ``multilabel_epoch`` (:mod:`benchmarks.bench_multilabel_epoch`, a training epoch of the
-quadratic energy against the unary model). ``--suites`` selects among all of them.
+quadratic energy against the unary model) and ``partition_step`` (:mod:`benchmarks.bench_partition_step`, a min-min
+training step against an exact-MLE step of the unary partition model). ``--suites`` selects among all of them.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from benchmarks._harness import Case, Suite, check_agreement, peak_memory, time_
 from benchmarks.suites import all_suites, suite_groups
 
 #: model-level benchmarks: name -> module with ``main(argv)`` (accepting ``--quick`` and ``--out-dir``)
-MODEL_BENCHMARKS = {"gda_iteration": "benchmarks.bench_gda", "multilabel_epoch": "benchmarks.bench_multilabel_epoch"}
+MODEL_BENCHMARKS = {"gda_iteration": "benchmarks.bench_gda", "multilabel_epoch": "benchmarks.bench_multilabel_epoch",
+                    "partition_step": "benchmarks.bench_partition_step"}
 
 
 def _measure(suite: Suite, case: Case, dtype, repeats: int, rng, *, check: bool = True) -> list[dict]:
