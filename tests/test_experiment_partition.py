@@ -21,7 +21,8 @@ def test_multilabel_cli_writes_table_figures_and_json(tmp_path, capsys):
     out, results = _run(tmp_path, "--task", "multilabel", "--dataset", "scene", "--seeds", "2", "--sweep-samples")
     assert results["source"] == "synthetic" and results["seeds"] == [0, 1]
     assert set(results["models"]) == set(partition.multilabel_models())
-    assert {"min-min logistic", "min-min sparsemax", "exact MLE", "GFY"} <= set(results["models"])
+    assert {"min-min logistic", "min-min sparsemax", "exact MLE", "GFY", "NCE", "MCMC", "min-max"} <= set(
+        results["models"])
     for entry in results["models"].values():
         stat = entry["example_f1"]
         assert 0 <= stat["mean"] <= 100 and stat["std"] >= 0
@@ -40,10 +41,22 @@ def test_ranking_cli_cross_validates(tmp_path):
     pytest.importorskip("matplotlib")
     _, results = _run(tmp_path, "--task", "ranking", "--dataset", "wine", "--seeds", "1", "--folds", "3")
     assert set(results["models"]) == set(partition.ranking_models())
+    assert {"min-min logistic", "min-min sparsemax", "exact MLE", "NCE", "MCMC", "min-max"} <= set(results["models"])
     for entry in results["models"].values():
         assert len(entry["per_fold"]) == 3  # folds × seeds
         assert -100 <= entry["kendall_tau"]["mean"] <= 100
         assert entry["kendall_tau"]["mean"] == pytest.approx(100 * np.mean(entry["per_fold"]))
+
+
+@pytest.mark.parametrize("models", [partition.multilabel_models, partition.ranking_models])
+def test_full_grids_search_the_adam_step_and_baselines_share_the_min_min_grid(models):
+    grids = models()
+    for name, (_, configs) in grids.items():
+        assert {config["learning_rate"] for config in configs} == {1e-2, 1e-3}, name
+    strip = lambda configs: [{k: v for k, v in c.items() if k not in ("objective", "divergence")} for c in configs]
+    for name in partition.BASELINES:
+        assert {c["objective"] for c in grids[name][1]} == {partition.BASELINES[name]}
+        assert strip(grids[name][1]) == strip(grids["min-min logistic"][1])
 
 
 def test_selection_is_deterministic_and_picks_from_the_grid():
