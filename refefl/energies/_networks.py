@@ -1,4 +1,5 @@
-"""Energies given by networks of (x, y): a plain MLP, and an input-concave network (concave in y)."""
+"""Energies given by networks of (x, y): a plain MLP, a unary term plus an MLP of (θ, y), and an input-concave
+network (concave in y)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -95,6 +96,70 @@ class MLPEnergy(Energy):
         out, cache = self._forward(params, y)
         grad_input, grad_weights = self._net.backward(cache, np.ones_like(out))
         return grad_input[:, : self.n_features], grad_weights
+
+
+class UnaryPlusMLPEnergy(Energy):
+    r"""A unary term plus an MLP of the scores and the labels: :math:`\Phi(y, (\theta, W)) = \langle y, \theta\rangle
+    + g_W([\theta, y])`, with :math:`g_W` an :class:`MLPEnergy` (softplus units) whose input features are θ.
+
+    .. math::
+
+        \nabla_y\Phi = \theta + \nabla_y g_W, \qquad \nabla_\theta\Phi = y + \nabla_\theta g_W, \qquad
+        \nabla_W \Phi = \nabla_W g_W.
+
+    ``params`` is the tuple ``(theta, weights)`` of :class:`MLPEnergy` with ``n_features == n_labels``: θ of shape
+    (n_samples, n_labels), e.g. the output of a network θ = f(x), whose gradient ∇_θΦ is returned so that the
+    network can be trained through it. Why the unary term: alone, an MLP of (θ, y) must build the products
+    θ_j y_j out of its units' gating and learns them slowly; with it, the network learns a correction to a
+    logistic model (docs/fenchel_young.md §2.9).
+
+    Parameters
+    ----------
+    n_labels : int
+        k.
+    hidden : tuple of int
+        Hidden widths of g_W.
+
+    References
+    ----------
+    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
+    Fenchel-Young Losses", NeurIPS, §4 (energy networks); Belanger, McCallum (2016), "Structured Prediction
+    Energy Networks", ICML, §3 (a local term plus a global network of the labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.energies import UnaryPlusMLPEnergy
+    >>> energy = UnaryPlusMLPEnergy(3, hidden=(8,))
+    >>> weights = energy.init(np.random.default_rng(0))
+    >>> theta, y = np.array([[1.0, -1.0, 0.0]]), np.array([[1.0, 0.0, 0.5]])
+    >>> gap = energy.value((theta, weights), y) - energy.mlp.value((theta, weights), y)  # the unary term
+    >>> np.round(gap, 12)
+    array([1.])
+    """
+
+    def __init__(self, n_labels: int, *, hidden: tuple[int, ...]):
+        self.mlp = MLPEnergy(n_labels, n_labels, hidden=hidden, activation="softplus")
+
+    def init(self, rng: np.random.Generator) -> list[dict]:
+        """Weights of g_W drawn from ``rng``."""
+        return self.mlp.init(rng)
+
+    def output_shape(self, params) -> tuple[int, int]:
+        return self.mlp.output_shape(params)
+
+    def _check_params(self, params):
+        return self.mlp._check_params(params)
+
+    def _value(self, params, y: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", y, params[0]) + self.mlp._value(params, y)
+
+    def _grad_y(self, params, y: np.ndarray) -> np.ndarray:
+        return params[0] + self.mlp._grad_y(params, y)
+
+    def _grad_params(self, params, y: np.ndarray):
+        grad_theta, grad_weights = self.mlp._grad_params(params, y)
+        return grad_theta + y, grad_weights
 
 
 class InputConcaveEnergy(Energy):

@@ -11,7 +11,6 @@
 - :func:`clone`: an unfitted copy with the same hyperparameters; :class:`NotFittedError`, raised by
   ``predict``, ``decision_function`` and ``score`` before ``fit``.
 """
-from refefl.estimators._energy_model import UnaryPlusMLPEnergy
 from refefl.estimators._metrics import METRICS, example_f1, hamming_accuracy, macro_f1, micro_f1
 from refefl.estimators._multilabel import BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
 from refefl.estimators._params import NotFittedError, clone
@@ -23,7 +22,6 @@ __all__ = [
     "BinaryRelevanceLogisticRegression",
     "PartitionMultilabelClassifier",
     "PartitionLabelRanker",
-    "UnaryPlusMLPEnergy",
     "clone",
     "NotFittedError",
     "METRICS",

@@ -60,10 +60,10 @@ class EnergyMultilabelClassifier(ParamsMixin):
     energy : {"unary", "quadratic", "low_rank", "mlp"}, default "unary"
         Φ = ⟨y, θ⟩; ⟨y, θ⟩ + ½⟨y, Ay⟩ with A learned, shared, symmetric with zero diagonal, initialized at 0
         and projected after every step onto λ_max(A) ≤ μ/2 (μ = 4 for the binary entropy, 1 for ½‖·‖²), which
-        keeps the inner problem strongly concave (why: see :mod:`refefl.estimators._energy_model`);
+        keeps the inner problem strongly concave (why: docs/fenchel_young.md §2.9);
         the concave ⟨y, θ⟩ − ½‖Vᵀy‖² with V of shape (k, ``rank``); or ⟨y, θ⟩ plus an MLP of (θ, y) with
         hidden widths ``energy_hidden``. See :class:`refefl.energies.Quadratic`,
-        :class:`~refefl.energies.LowRankConcave` and :class:`refefl.estimators.UnaryPlusMLPEnergy`.
+        :class:`~refefl.energies.LowRankConcave` and :class:`refefl.energies.UnaryPlusMLPEnergy`.
     regularizer : {"binary_entropy", "box_squared"}, default "binary_entropy"
         Ω on the box: with the unary energy, the logistic loss (ŷ = sigmoid(θ)) or the sparse multilabel loss
         (ŷ = clip(θ, 0, 1)).

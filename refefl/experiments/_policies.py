@@ -20,7 +20,8 @@ is :math:`a^\star = 2\sigma(2\theta) - 1 = \tanh\theta`: the usual squashed outp
 
 Regularization strength: :math:`\operatorname{argmax}_u \Phi - \lambda\Omega = \operatorname{argmax}_u
 \Phi/\lambda - \Omega` and :math:`L^{\Phi}_{\lambda\Omega} = \lambda L^{\Phi/\lambda}_{\Omega}`, so λ is absorbed
-in the scale of Φ, which the networks learn (their initial scale is set by :class:`HeadNetwork`'s fixed factors).
+in the scale of Φ, which the networks learn (their initial scale is set by
+:class:`~refefl.energies.HeadNetwork`'s fixed factors).
 """
 from __future__ import annotations
 
@@ -28,12 +29,11 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import logsumexp, softmax
 
 from refefl._validation import as_float_array, check_finite, check_positive, check_positive_int
-from refefl.energies import Energy, LowRankConcave
+from refefl.energies import Energy, MaxConcaveEnergy
 from refefl.losses import GeneralizedFenchelYoungLoss
-from refefl.maximizers import CoordinateAscent, Maximizer, MaximizerInfo, default_maximizer
+from refefl.maximizers import Maximizer
 from refefl.nn import MLP, Adam, tree_map
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.regularizers import regularizer
@@ -47,204 +47,6 @@ def to_unit(a: np.ndarray) -> np.ndarray:
 def to_action(u: np.ndarray) -> np.ndarray:
     """a = 2u − 1: the inverse of :func:`to_unit`."""
     return 2 * np.asarray(u) - 1
-
-
-class MaxConcaveEnergy(Energy):
-    r"""The (soft) upper envelope of K concave quadratics: a multimodal energy whose pieces are strongly concave.
-
-    .. math::
-
-        \Phi(y, (\theta, V, b)) = \tau \log\sum_{k} e^{\Phi_k(y)/\tau}
-        \;\xrightarrow[\tau \to 0]{}\; \max_k \Phi_k(y), \qquad
-        \Phi_k(y) = \langle y, \theta_k\rangle - \tfrac12\|V_k^\top y\|^2 + b_k,
-
-        \nabla_y\Phi = \sum_k w_k\,(\theta_k - V_kV_k^\top y), \quad \nabla_{\theta_k}\Phi = w_k\, y, \quad
-        \nabla_{V_k}\Phi = -w_k\, y (V_k^\top y)^\top, \quad \nabla_{b_k}\Phi = w_k,
-
-    with :math:`w = \operatorname{softmax}(\Phi_\cdot(y)/\tau)`; at τ = 0, Φ is the maximum and w the indicator
-    of the top piece (Danskin; exact wherever it is unique). Each :math:`\Phi_k` is a
-    :class:`~refefl.energies.LowRankConcave` energy plus an offset, so :math:`\Phi_k - \Omega` is μ-strongly
-    concave (μ = 4 for the binary negentropy) and, at τ = 0, the regularized maximizer is the best of K unique,
-    exactly computable piece maximizers (:class:`ComponentwiseMaximizer`); for τ > 0,
-    :math:`\max_k \Phi_k \le \Phi \le \max_k \Phi_k + \tau\log K`. Unlike an unconstrained network energy, Φ
-    cannot cancel Ω (that would make F = Φ − Ω flat and every target a maximizer: zero loss everywhere); unlike a
-    concave energy, it can put maxima on two modes of the expert. A positive temperature spreads the gradient
-    over the pieces (annealing it to 0 avoids the winner-take-all trap of one piece covering two modes).
-
-    ``params`` is the tuple ``(theta, V, b)``: theta of shape (n_samples, K, n_labels), V of shape
-    (n_samples, K, n_labels, rank), b of shape (n_samples, K), one set per row (e.g. predicted from the state by a
-    network); their gradients are per row.
-
-    Parameters
-    ----------
-    n_components, n_labels, rank : int
-        K, d and r.
-    temperature : float, default 0.0
-        τ ≥ 0 (an attribute: a training schedule may change it).
-
-    References
-    ----------
-    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
-    Fenchel-Young Losses", NeurIPS, §4 (linear-concave energies, here one per piece) and Prop. 2 (Danskin's
-    gradient); Rose (1998), "Deterministic annealing for clustering, compression, classification, regression,
-    and related optimization problems", Proc. IEEE 86(11) (annealing a soft assignment).
-    """
-
-    def __init__(self, n_components: int, n_labels: int, rank: int, *, temperature: float = 0.0):
-        self.n_components = check_positive_int(n_components, "n_components")
-        self.n_labels = check_positive_int(n_labels, "n_labels")
-        self.rank = check_positive_int(rank, "rank")
-        self.temperature = check_positive(temperature, "temperature", strict=False)
-        self._piece = LowRankConcave()
-
-    def output_shape(self, params) -> tuple[int, int]:
-        return params[0].shape[0], self.n_labels
-
-    def _check_params(self, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not isinstance(params, (tuple, list)) or len(params) != 3:
-            raise TypeError(f"params must be a tuple (theta, V, b), got {type(params).__name__}")
-        names = ("theta", "V", "b")
-        theta, v, b = (as_float_array(p, name) for p, name in zip(params, names))
-        n, k, d, r = len(theta), self.n_components, self.n_labels, self.rank
-        for arr, name, shape in zip((theta, v, b), names, ((n, k, d), (n, k, d, r), (n, k))):
-            if arr.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-            check_finite(arr, name)
-        dtype = np.result_type(theta, v, b)
-        return theta.astype(dtype, copy=False), v.astype(dtype, copy=False), b.astype(dtype, copy=False)
-
-    def pieces(self, params) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """The K pieces of validated params as one :class:`~refefl.energies.LowRankConcave` batch of n K rows
-        (row i K + k is piece k of row i), and the offsets b of shape (n, K)."""
-        theta, v, b = params
-        return (theta.reshape(-1, self.n_labels), v.reshape(-1, self.n_labels, self.rank)), b
-
-    def piece_values(self, params, y: np.ndarray) -> np.ndarray:
-        r""":math:`\Phi_k(y_i)` for validated params, ndarray of shape (n_samples, K)."""
-        piece, b = self.pieces(params)
-        return self._piece._value(piece, np.repeat(y, self.n_components, axis=0)).reshape(b.shape) + b
-
-    def _weights(self, values: np.ndarray) -> np.ndarray:
-        if self.temperature > 0:
-            return softmax(values / self.temperature, axis=1)
-        return (np.arange(self.n_components) == values.argmax(axis=1)[:, None]).astype(values.dtype)
-
-    def _value(self, params, y: np.ndarray) -> np.ndarray:
-        values = self.piece_values(params, y)
-        return self.temperature * logsumexp(values / self.temperature, axis=1) if self.temperature > 0 \
-            else values.max(axis=1)
-
-    def _grad_y(self, params, y: np.ndarray) -> np.ndarray:
-        piece, b = self.pieces(params)
-        grads = self._piece._grad_y(piece, np.repeat(y, self.n_components, axis=0)).reshape(b.shape + (-1,))
-        return np.einsum("nk,nkd->nd", self._weights(self.piece_values(params, y)), grads)
-
-    def _grad_params(self, params, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        theta, v, _ = params
-        w = self._weights(self.piece_values(params, y))
-        grad_theta, grad_v = self._piece._grad_params(self.pieces(params)[0], np.repeat(y, self.n_components, axis=0))
-        return grad_theta.reshape(theta.shape) * w[:, :, None], grad_v.reshape(v.shape) * w[:, :, None, None], w
-
-
-class ComponentwiseMaximizer(Maximizer):
-    r"""Maximizer for :class:`MaxConcaveEnergy` on the box, exact at temperature 0:
-    :math:`\max_y \max_k \Phi_k(y) - \Omega(y) = \max_k \big[\max_y \Phi_k(y) - \Omega(y)\big]`.
-
-    Each piece's problem is strongly concave with a unique solution, found by exact coordinate ascent
-    (:class:`~refefl.maximizers.CoordinateAscent`, all K n of them in one batch, warm-started from ``y0``); the
-    best piece wins. At τ > 0 that point starts a first-order ascent on the soft maximum
-    (:func:`~refefl.maximizers.default_maximizer`'s: mirror ascent for the binary negentropy, projected gradient
-    for ½‖·‖²) with a
-    budget of ``polish_iter`` iterations: a stationary point within τ log K of the global maximum. Supports
-    ``"binary_entropy"`` and ``"box_squared"``.
-
-    Parameters
-    ----------
-    max_iter : int, default 100
-        Sweeps of coordinate ascent per piece.
-    tol : float or None
-        Stopping tolerance of both stages (default sqrt(eps)).
-    polish_iter : int, default 20
-
-    References
-    ----------
-    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
-    Fenchel-Young Losses", NeurIPS, §4 (coordinate ascent for quadratic energies).
-    """
-
-    def __init__(self, *, max_iter: int = 100, tol: float | None = None, polish_iter: int = 20):
-        super().__init__(max_iter=max_iter, tol=tol)
-        self.polish_iter = check_positive_int(polish_iter, "polish_iter")
-        self._inner = CoordinateAscent(max_iter=max_iter, tol=tol)
-
-    def check_supported(self, energy: Energy, regularizer) -> None:
-        if not isinstance(energy, MaxConcaveEnergy):
-            raise ValueError(f"ComponentwiseMaximizer needs a MaxConcaveEnergy, got {energy!r}")
-        self._inner.check_supported(energy._piece, regularizer)
-
-    def _maximize(self, energy, omega, params, y0) -> tuple[np.ndarray, MaximizerInfo]:
-        piece, b = energy.pieces(params)
-        start = None if y0 is None else np.repeat(y0, energy.n_components, axis=0)
-        y, info = self._inner._maximize(energy._piece, omega, piece, start)  # validated: the pieces of params
-        best = (info.objective.reshape(b.shape) + b).argmax(axis=1)
-        y = np.ascontiguousarray(y.reshape(b.shape + (-1,))[np.arange(len(best)), best])
-        if energy.temperature == 0:
-            return self._finish(energy, omega, params, y, info.iterations, info.converged)
-        polish = default_maximizer(energy, omega, max_iter=self.polish_iter, tol=self.tol)
-        return polish._maximize(energy, omega, params, y)
-
-
-class StateInput:
-    """Energy parameters ``(states, weights)``, for energies that take the state as an input (
-    :class:`~refefl.energies.MLPEnergy`, :class:`~refefl.energies.InputConcaveEnergy`): the trained weights are
-    the energy's own."""
-
-    def __init__(self, energy: Energy):
-        self.energy = energy
-
-    def init(self, rng: np.random.Generator):
-        return self.energy.init(rng)
-
-    def forward(self, weights, states: np.ndarray):
-        return (states, weights), None
-
-    def backward(self, cache, grad_params):
-        return grad_params[1]
-
-
-class HeadNetwork:
-    r"""Energy parameters predicted from the state by an MLP: :math:`(\theta, V, b) = (4 h_\theta, 2 h_V, h_b)` with
-    :math:`h = f_W(s)` a ``tanh`` :class:`~refefl.nn.MLP` (the fixed scales give the pieces of a
-    :class:`MaxConcaveEnergy` a useful range at initialization). Backward: :math:`\nabla_W = J_f^\top
-    \nabla_{(\theta, V, b)}` (docs/fenchel_young.md §2.3), with the loss gradient taken at fixed ŷ.
-
-    References
-    ----------
-    Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
-    Fenchel-Young Losses", NeurIPS, §3.3 (gradients through a network θ = f_W(x)).
-    """
-
-    scales = (4.0, 2.0, 1.0)
-
-    def __init__(self, energy: MaxConcaveEnergy, n_features: int, hidden: Sequence[int]):
-        self.energy = energy
-        k, d, r = energy.n_components, energy.n_labels, energy.rank
-        self._shapes = ((k, d), (k, d, r), (k,))
-        self._sizes = [int(np.prod(shape)) for shape in self._shapes]
-        self.net = MLP([n_features, *hidden, sum(self._sizes)], activation="tanh")
-
-    def init(self, rng: np.random.Generator) -> list[dict]:
-        return self.net.init(rng)
-
-    def forward(self, weights, states: np.ndarray):
-        out, cache = self.net.forward(weights, states)
-        blocks = np.split(out, np.cumsum(self._sizes)[:-1], axis=1)
-        params = tuple(s * blk.reshape((len(out),) + shape) for s, blk, shape in zip(self.scales, blocks, self._shapes))
-        return params, cache
-
-    def backward(self, cache, grad_params):
-        grad_out = np.hstack([s * g.reshape(len(g), -1) for s, g in zip(self.scales, grad_params)])
-        return self.net.backward(cache, grad_out)[1]
 
 
 def _check_demonstrations(states, actions) -> tuple[np.ndarray, np.ndarray]:
@@ -339,7 +141,7 @@ class EnergyPolicy:
     ----------
     energy : Energy
         Φ of (u, parameters).
-    parametrization : StateInput or HeadNetwork
+    parametrization : refefl.energies.StateInput or refefl.energies.HeadNetwork
         How the trained weights W and the state s give the energy's parameters p_W(s).
     maximizer : Maximizer
         Inner solver used in training (a fixed budget is fine: docs/fenchel_young.md §2.7).

@@ -48,12 +48,11 @@ from pathlib import Path
 import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
-from refefl.energies import InputConcaveEnergy, MLPEnergy
+from refefl.energies import HeadNetwork, InputConcaveEnergy, MaxConcaveEnergy, MLPEnergy, StateInput
 from refefl.experiments import _navigation as nav
+from refefl.experiments._policies import EnergyPolicy, MSEPolicy
 from refefl.experiments._protocol import run_units
-from refefl.experiments._policies import (ComponentwiseMaximizer, EnergyPolicy, HeadNetwork, MaxConcaveEnergy,
-                                          MSEPolicy, StateInput)
-from refefl.maximizers import MirrorAscent
+from refefl.maximizers import ComponentwiseMaximizer, MirrorAscent
 
 #: policy key -> label in the table
 POLICIES = {
