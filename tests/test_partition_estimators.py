@@ -209,3 +209,14 @@ def test_a_diverging_training_says_so():
                                  n_samples=5, random_state=0)
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FloatingPointError, match="diverged"):
         model.fit(data.X, data.Y)
+
+
+def test_a_diverging_baseline_says_so():
+    """min-max's importance-weighted τ gradient overflows at Adam steps of 10: a FloatingPointError naming the
+    objective, raised before a NaN reaches the parameters (it was a ValueError about τ at the next step)."""
+    data = make_synthetic_label_ranking(200, 4, 5)
+    model = PartitionLabelRanker("birkhoff", objective="min_max", learning_rate=10.0, hidden_layer_sizes=(32,),
+                                 max_epochs=50, n_samples=5, random_state=0)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FloatingPointError,
+                                                                     match="objective='min_max'.*diverged"):
+        model.fit(data.X, data.Y)

@@ -20,7 +20,7 @@ from refefl.estimators._training import train_minibatch, validation_split
 from refefl.partition._baselines import PersistentChains, mcmc_objective, min_max_objective, nce_objective
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
-from refefl.nn import tree_map
+from refefl.nn import tree_leaves, tree_map
 
 OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp", "mcmc", "min_max", "nce")
 #: the objectives that train no partition network
@@ -29,6 +29,19 @@ _NO_TAU = ("log_mean_exp", "mcmc", "nce")
 
 def _sum_grads(a: dict, b: dict) -> dict:
     return tree_map(lambda x, y: x + y, a, b)
+
+
+def _diverging_raises(objective, name: str):
+    """``objective`` that raises ``FloatingPointError`` when its loss or gradient is not finite (the training
+    diverged), before the step could write NaN or inf into the parameters."""
+    def guarded(params, X, Y, rows):
+        loss, grads = objective(params, X, Y, rows)
+        if not (np.isfinite(loss) and all(np.isfinite(leaf).all() for leaf in tree_leaves(grads))):
+            raise FloatingPointError(f"objective={name!r}: the loss or its gradient is not finite, so the training "
+                                     "diverged; lower the learning rate")
+        return loss, grads
+
+    return guarded
 
 
 class _PartitionEstimator(ParamsMixin):
@@ -139,7 +152,7 @@ class _PartitionEstimator(ParamsMixin):
                                       sampler_hidden=hidden if self.objective == "min_max" else None,
                                       tau_hidden=_check_widths(self.tau_hidden_layer_sizes, "tau_hidden_layer_sizes"),
                                       activation=self.activation)
-        objective = self._objective_fn(self._net, rng, Y[train])
+        objective = _diverging_raises(self._objective_fn(self._net, rng, Y[train]), self.objective)
         params = self._net.init(rng)
         result = train_minibatch(
             lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]], rows), params, len(train),
