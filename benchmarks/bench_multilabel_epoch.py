@@ -12,7 +12,7 @@ First it checks that the two backends agree (ŷ, losses and gradients on a minib
 and the first epochs of training). Then, for each repeat, it trains every configuration in turn (interleaved, so
 all see the same machine load) for ``--epochs`` epochs with early stopping off, and keeps the seconds the training
 loop records for each epoch after the first ``--skip`` (A starts at 0, so early epochs understate the inner
-solves). An epoch is what :func:`refefl.estimators._training.train_minibatch` times: the minibatch steps (forward,
+solves). An epoch is what :func:`refefl.nn.train_minibatch` times: the minibatch steps (forward,
 inner maximization, backward, Adam, projection of A) and the validation pass. Reported: median and min–max per
 configuration, and the ratio of medians quadratic / unary per regularizer. Writes ``multilabel_epoch.csv`` and
 ``.md`` to ``--out-dir`` (default ``benchmarks/results``). BLAS is limited to one thread (set before NumPy loads

@@ -12,7 +12,7 @@ from refefl.estimators._energy_model import ENERGIES, MAX_EXACT_LABELS, REGULARI
 from refefl.estimators._inputs import check_features, check_targets, standardization
 from refefl.estimators._metrics import hamming_accuracy
 from refefl.estimators._params import NotFittedError, ParamsMixin
-from refefl.estimators._training import train_minibatch, validation_split
+from refefl.nn._training import train_minibatch, validation_split
 from refefl.projections._root_finding import ConvergenceWarning
 
 DECODERS = ("threshold", "exact")
@@ -121,7 +121,7 @@ class EnergyMultilabelClassifier(ParamsMixin):
     n_iter_ : int
         Epochs of the training that produced ``params_`` (the refit, with ``refit=True``).
     history_ : list of dict
-        One record per epoch (see :func:`refefl.estimators._training.train_minibatch`).
+        One record per epoch (see :func:`refefl.nn.train_minibatch`).
     best_epoch_ : int
     best_validation_loss_, best_validation_score_ : float
         Validation loss and Hamming accuracy at ``best_epoch_`` (NaN without validation).

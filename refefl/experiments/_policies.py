@@ -34,7 +34,7 @@ from refefl._validation import as_float_array, check_finite, check_positive, che
 from refefl.energies import Energy, MaxConcaveEnergy
 from refefl.losses import GeneralizedFenchelYoungLoss
 from refefl.maximizers import Maximizer
-from refefl.nn import MLP, Adam, tree_map
+from refefl.nn import MLP, train_minibatch, tree_map
 from refefl.projections._root_finding import ConvergenceWarning
 from refefl.regularizers import regularizer
 
@@ -60,30 +60,14 @@ def _check_demonstrations(states, actions) -> tuple[np.ndarray, np.ndarray]:
     return states, actions
 
 
-def adam_loop(grad_fn, weights, n_samples: int, *, steps: int, batch_size: int, learning_rate: float,
-              rng: np.random.Generator, label: str = "", verbose: bool = False):
-    """Minibatch Adam: ``steps`` updates on batches of ``batch_size`` rows drawn uniformly with replacement.
-
-    ``grad_fn(weights, rows) -> (mean loss, gradient)``. Returns the weights and the mean loss of each tenth of
-    the run (printed when ``verbose``).
-
-    References
-    ----------
-    Kingma, Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, Algorithm 1.
-    """
-    steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
-    optimizer = Adam(check_positive(learning_rate, "learning_rate"))
-    state, losses, curve = optimizer.init(weights), [], []
-    for step in range(1, steps + 1):
-        loss, grads = grad_fn(weights, rng.integers(0, n_samples, batch_size))
-        weights, state = optimizer.step(weights, grads, state)
-        losses.append(loss)
-        if step % max(steps // 10, 1) == 0 or step == steps:
-            curve.append(float(np.mean(losses)))
-            losses = []
-            if verbose:
-                print(f"    {label} step {step:5d}/{steps}: loss {curve[-1]:.4f}", flush=True)
-    return weights, curve
+def _replacement_schedule(steps: int) -> dict:
+    """The :func:`~refefl.nn.train_minibatch` arguments for ``steps`` Adam steps on minibatches drawn uniformly with
+    replacement, in epochs of steps // 10 steps (the last one shorter when 10 does not divide the steps): the
+    history's train_loss is then the mean loss of each tenth of the run."""
+    steps = check_positive_int(steps, "steps")
+    per_epoch = max(steps // 10, 1)
+    return {"max_epochs": -(-steps // per_epoch), "sampling": "replacement", "steps_per_epoch": per_epoch,
+            "max_steps": steps}
 
 
 class MSEPolicy:
@@ -111,9 +95,9 @@ class MSEPolicy:
             grads = self.net.backward(cache, residual / len(rows))[1]
             return 0.5 * float((residual * residual).sum(axis=1).mean()), grads
 
-        self.weights_, self.curve_ = adam_loop(grad_fn, self.net.init(rng), len(states), steps=self.steps,
-                                               batch_size=self.batch_size, learning_rate=self.learning_rate,
-                                               rng=rng, label="MSE", verbose=verbose)
+        result = train_minibatch(grad_fn, self.net.init(rng), len(states), rng=rng, learning_rate=self.learning_rate,
+                                 batch_size=self.batch_size, verbose=verbose, **_replacement_schedule(self.steps))
+        self.weights_, self.curve_ = result.params, [record["train_loss"] for record in result.history]
         return self
 
     def act(self, states, previous=None) -> np.ndarray:
@@ -196,15 +180,14 @@ class EnergyPolicy:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             loss, grad = self.loss.value_and_grad(params, targets, y0=y0)
-        self.unconverged_ += bool(caught)
         grad = self.parametrization.backward(cache, grad)
-        return float(loss.mean()), tree_map(lambda g: g / len(states), grad)
+        return float(loss.mean()), tree_map(lambda g: g / len(states), grad), not caught
 
     def fit(self, states, actions, *, rng: np.random.Generator, verbose: bool = False) -> "EnergyPolicy":
         """Fit to demonstrations: states (n, n_features), actions (n, d) in [−1, 1]."""
         states, actions = _check_demonstrations(states, actions)
         targets = to_unit(actions)
-        self.n_actions_, self.unconverged_ = actions.shape[1], 0
+        self.n_actions_ = actions.shape[1]
         schedule, step = self.temperatures(), iter(range(self.steps))
 
         def grad_fn(weights, rows):
@@ -213,13 +196,15 @@ class EnergyPolicy:
                 self.loss.energy.temperature = schedule[t]
             return self._grad(weights, states[rows], targets[rows], rng)
 
-        self.weights_, self.curve_ = adam_loop(
-            grad_fn, self.parametrization.init(rng), len(states), steps=self.steps, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, rng=rng, label="GFY", verbose=verbose)
+        result = train_minibatch(grad_fn, self.parametrization.init(rng), len(states), rng=rng,
+                                 learning_rate=self.learning_rate, batch_size=self.batch_size,
+                                 reports_convergence=True, verbose=verbose, **_replacement_schedule(self.steps))
+        self.weights_, self.curve_ = result.params, [record["train_loss"] for record in result.history]
+        self.unconverged_ = sum(record["unconverged"] for record in result.history)
         return self
 
     def temperatures(self) -> np.ndarray:
-        r"""The energy's temperature at each training step: :math:`	au_0 (	au_1/	au_0)^{t / T'}` for the first
+        r"""The energy's temperature at each training step: :math:`\tau_0 (\tau_1/\tau_0)^{t / T'}` for the first
         T' = 80 % of the steps, then 0 (the exact maximum) for the rest; None without a schedule."""
         if self.temperature_schedule is None:
             return None
