@@ -16,7 +16,7 @@ from refefl.estimators._metrics import example_f1
 from refefl.estimators._multilabel import _check_choice, _check_rng, _check_widths
 from refefl.estimators._params import NotFittedError, ParamsMixin
 from refefl.estimators._ranking_metrics import check_rank_matrix, kendall_tau
-from refefl.estimators._training import train_minibatch, validation_split
+from refefl.nn._training import train_minibatch, validation_split
 from refefl.partition._baselines import PersistentChains, mcmc_objective, min_max_objective, nce_objective
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
