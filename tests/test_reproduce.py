@@ -102,6 +102,7 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     out = tmp_path / "cli"
     assert main(["reproduce", "--only", "gda", "--synthetic", "--out", str(out)]) == 0
     assert (out / "REPORT.md").is_file()
+    assert json.loads((out / "REPORT.json").read_text())["n_jobs"] == -1  # the command line uses every core
     capsys.readouterr()
     assert main(["reproduce", "--only", "gda", "--synthetic", "--out", str(tmp_path / "again"),
                  "--compare", str(out / "REPORT.json")]) == 0

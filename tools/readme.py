@@ -5,11 +5,15 @@ markers, so that the README never holds a hand-typed number:
 
 - ``benchmark-table``: ``summary.md`` of ``python -m benchmarks`` (medians and targets);
 - ``multilabel-table``: ``multilabel/*.md`` of ``python -m refefl.experiments.multilabel``;
-- ``partition-table``: ``partition/*.md`` of ``python -m refefl.experiments.partition``.
+- ``partition-table``: ``partition/*.md`` of ``python -m refefl.experiments.partition``;
+- ``reproduce-table``: refefl's numbers beside the papers', computed by ``refefl.reproduce``'s own comparison
+  functions (the ones ``python -m refefl reproduce`` puts in its report) from the committed results of the
+  latest full run of each stage.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -52,12 +56,53 @@ def section(folder: str, stems, heading: str, replacement: str, results: Path = 
     return "\n\n".join(parts) if parts else "(no experiment output yet)"
 
 
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def full_run_results(results: Path = RESULTS, gda_docs: Path = ROOT / "docs" / "gda") -> dict[str, dict]:
+    """The committed results of each stage's latest full run, in the shape ``refefl.reproduce``'s stages give."""
+    gda = {}
+    for n in ("1000", "10000"):
+        path = gda_docs / f"d3_n{n}_seeds" / "gda_seeds.json"
+        if path.is_file():
+            saved = _json(path)
+            gda[n] = {"seeds": saved["seeds"], "iters": saved["config"]["iters"], "finals": saved["finals"]}
+    imitation = results / "imitation" / "imitation.json"
+    return {
+        "gfy_multilabel": {name: _json(results / "multilabel" / f"{name}.json") for name in ORDER
+                           if (results / "multilabel" / f"{name}.json").is_file()},
+        "imitation": _json(imitation) if imitation.is_file() else None,
+        "partition_multilabel": {name: _json(results / "partition" / f"multilabel_{name}.json") for name in ORDER
+                                 if (results / "partition" / f"multilabel_{name}.json").is_file()},
+        "partition_ranking": {stem[len("ranking_"):]: _json(results / "partition" / f"{stem}.json")
+                              for stem in PARTITION_ORDER if stem.startswith("ranking_")
+                              and (results / "partition" / f"{stem}.json").is_file()},
+        "gda": gda,
+    }
+
+
+def reproduce_summary() -> str:
+    """Per stage, refefl's numbers beside the papers' (difference, met/missed), from :func:`full_run_results`."""
+    from refefl.reproduce._report import comparison_tables
+    from refefl.reproduce._stages import STAGES
+
+    parts = ["Computed by `python -m tools.readme --sections reproduce` with the comparison functions of "
+             "`refefl.reproduce` from the committed results of each stage's latest full run (the commands are "
+             "in the tables below and in `docs/gda/`); `python -m refefl reproduce --full` recomputes them all."]
+    for name, results in full_run_results().items():
+        if results:
+            parts.append("\n".join(comparison_tables(STAGES[name].compare(results))).strip())
+    return "\n\n".join(parts)
+
+
 SECTIONS = {
     "benchmarks": ("benchmark-table", benchmark_summary),
     "multilabel": ("multilabel-table",
                    lambda: section("multilabel", ORDER, "## Multilabel classification", "#### Multilabel:")),
     "partition": ("partition-table",
                   lambda: section("partition", PARTITION_ORDER, "## Partition networks, ", "#### ")),
+    "reproduce": ("reproduce-table", reproduce_summary),
 }
 
 

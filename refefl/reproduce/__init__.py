@@ -10,7 +10,7 @@ OLD.json`` prints what changed), the figures and one log per stage.
 
 Data: ``--data-dir``, else ``$REFEFL_DATA``; with neither, the seeded synthetic stand-ins, and every table says
 so. The independent units of each stage (data set × seed × fold × configuration) run through joblib on
-``--n-jobs`` local processes, or on a Dask cluster with ``--scheduler ADDRESS`` (the ``[cluster]`` extra); each
+``--n-jobs`` local processes (default: every core; ``reproduce()`` itself defaults to one), or on a Dask cluster with ``--scheduler ADDRESS`` (the ``[cluster]`` extra); each
 unit seeds its own generator, so the results are the same, bit for bit, for any number of workers.
 """
 from refefl.reproduce._run import reproduce

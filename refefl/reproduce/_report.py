@@ -62,7 +62,8 @@ def stage_record(name: str, output: StageOutput | None, seconds: float, settings
     if error:
         return {**record, "error": error}
     return {**record, "data": output.data, "synthetic": synthetic and STAGES[name].needs_data,
-            "comparisons": [_comparison_record(c) for c in output.comparisons], "figures": output.figures,
+            "comparisons": [_comparison_record(c) for c in STAGES[name].compare(output.results)],
+            "figures": output.figures,
             "tables": output.tables, "results": output.results}
 
 
@@ -92,7 +93,7 @@ def markdown(report: dict) -> str:
             continue
         lines += ["", "Data: " + "; ".join(f"{table}: `{source}`" for table, source in stage["data"].items())
                   + (f" (**{SYNTHETIC_NOTE}**)" if stage["synthetic"] else "") + "."]
-        lines += _comparison_tables(stage["comparisons"])
+        lines += comparison_tables(stage["comparisons"])
         lines += [f"![{figure}]({figure})" for figure in stage["figures"]]
         lines += ["", "<details><summary>detailed tables</summary>", ""]
         lines += [_demote(table) for table in stage["tables"]] + ["</details>"]
@@ -105,12 +106,15 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _comparison_tables(comparisons: list[dict]) -> list[str]:
+def comparison_tables(comparisons: list) -> list[str]:
+    """Markdown tables, one per comparison table: row, quantity, refefl, paper, difference, met/missed, peer
+    (``comparisons``: records of the JSON report, or :class:`Comparison` objects)."""
     lines, table = [], None
-    for c in comparisons:
+    for c in (_comparison_record(c) if isinstance(c, Comparison) else c for c in comparisons):
         if c["table"] != table:
             table = c["table"]
-            lines += ["", f"**{table}**", "", "| | | refefl | paper | difference | met | peer |",
+            lines += ["", f"**{table}**", "",
+                      "| data set / setting | model / metric | refefl | paper | difference | met | peer |",
                       "|---|---|---|---|---|---|---|"]
         mark = {True: "met", False: "missed", None: "—"}[c["met"]]
         lines.append(f"| {c['row']} | {c['quantity']} | {_number(c['refefl'])} | {_number(c['paper'])} | "

@@ -134,8 +134,9 @@ def add_parser(subparsers) -> None:
     data.add_argument("--data-dir", default=None, help="the data root (default: $REFEFL_DATA)")
     data.add_argument("--synthetic", action="store_true", default=None,
                       help="the seeded synthetic stand-in data (default when no data folder is configured)")
-    parser.add_argument("--n-jobs", type=int, default=None,
-                        help="workers for the independent units (default: 1; -1 with --scheduler: all)")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="workers for the independent units (default: -1, every local core, or every "
+                             "worker of the --scheduler cluster; 1: in this process)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the units on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786)")
     parser.add_argument("--compare", default=None, metavar="OLD.json", help="print what changed against OLD.json")
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"python -m refefl reproduce: --compare: no such file {path}", file=sys.stderr)
             return 2
         old = json.loads(path.read_text(encoding="utf-8"))
-    n_jobs = args.n_jobs if args.n_jobs is not None else (-1 if args.scheduler else 1)
+    n_jobs = args.n_jobs
     try:
         check_n_jobs(n_jobs)
         if args.data_dir is not None and not Path(args.data_dir).is_dir():
