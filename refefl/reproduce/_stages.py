@@ -134,6 +134,10 @@ def imitation(settings: dict, context: Context) -> StageOutput:
 
     config = experiment.Config(**settings, verbose=False)
     report, artefacts = experiment.run(config, n_jobs=context.n_jobs)
+    for name, result in report["results"].items():
+        rate = result["success_rate"]
+        context.log(f"{name}: success rate {100 * rate['mean']:.1f} ± {100 * rate['std']:.1f} % over "
+                    f"{config.seeds} seed(s)")
     _folder(context, "imitation")
     output = StageOutput(report, data={"navigation": "simulated task (refefl.experiments._navigation)"})
     output.tables.append(experiment.markdown(report, "python -m refefl reproduce"))
@@ -240,6 +244,9 @@ def gda(settings: dict, context: Context) -> StageOutput:
              str(settings["quadrature"]), "--out-dir", str(folder)])
         runs = experiment.run_seeds(seeds, teacher, args, context.n_jobs)
         finals = {run["restart"]: [seed_runs[i]["final"] for seed_runs in runs] for i, run in enumerate(runs[0])}
+        for restart, per_seed in finals.items():
+            context.log(f"N = {n_data}, p_R = {restart}: final KL per seed "
+                        + ", ".join(f"{final['kl']:.3g}" for final in per_seed))
         output.results[str(n_data)] = {"seeds": seeds, "iters": args.iters, "finals": finals,
                                        "curves": [experiment._to_json(run) for run in runs[0]]}
         output.tables.append(experiment.seeds_markdown(finals, seeds, args, "python -m refefl reproduce"))
