@@ -3,7 +3,7 @@
 The public names are re-exported here; the modules below hold the implementations (see README.md for a map from
 the papers' objects to these names).
 """
-from refefl._backend import HAVE_EXT
+from refefl._backend import HAVE_EXT, config_context, get_config
 from refefl.losses import FenchelYoungLoss
 from refefl.losses import GeneralizedFenchelYoungLoss
 from refefl import energies, maximizers, nn  # subpackages: `from refefl import energies`
@@ -18,6 +18,8 @@ from refefl.regularizers import Regularizer, regularizer
 __version__ = "0.1.0"
 __all__ = [
     "HAVE_EXT",
+    "config_context",
+    "get_config",
     "ConvergenceWarning",
     "FenchelYoungLoss",
     "GeneralizedFenchelYoungLoss",

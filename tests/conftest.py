@@ -27,10 +27,11 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-BACKENDS = ["numpy", "ext"] if _backend.HAVE_EXT else ["numpy"]
+# "ext" only where it can run: built, and not forbidden by REFEFL_PURE_NUMPY=1 (asking for it then is an error)
+BACKENDS = ["numpy", "ext"] if _backend.ext_runs() else ["numpy"]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    """Run a test once per available backend ("numpy" always, "ext" when refefl_ext is built)."""
+    """Run a test once per available backend ("numpy" always, "ext" when refefl_ext is built and allowed)."""
     return request.param

@@ -36,7 +36,8 @@ def test_capped_entropic_sums_to_s_at_any_spread(backend, x, s):
 
 
 @given(vectors(1, 6), st.integers(1, 3), huge_offsets(), st.floats(0.01, 0.99), st.booleans())
-def test_capped_entropic_huge_scores_saturate_and_leave_the_rest_unchanged(v, n_huge, offset, fraction, high):
+def test_capped_entropic_huge_scores_saturate_and_leave_the_rest_unchanged(backend, v, n_huge, offset, fraction,
+                                                                           high):
     """Scores ≥ max(v) + 1e12 get exactly 1 and the rest is the map of v with s − (their number); scores
     ≤ min(v) − 1e12 get exactly 0 and leave the map of v with s unchanged."""
     s_rest = fraction * v.size
@@ -44,10 +45,9 @@ def test_capped_entropic_huge_scores_saturate_and_leave_the_rest_unchanged(v, n_
     x = np.concatenate([np.full(n_huge, sign * offset), v])
     s = s_rest + n_huge if high else s_rest
     want_rest = refefl.capped_simplex_entropic(v, s_rest, backend="numpy")
-    for backend in ("numpy", "ext"):
-        y = quietly(refefl.capped_simplex_entropic, x, s, backend=backend)
-        np.testing.assert_array_equal(y[:n_huge], 1.0 if high else 0.0)
-        np.testing.assert_allclose(y[n_huge:], want_rest, rtol=1e-12, atol=1e-14, err_msg=backend)
+    y = quietly(refefl.capped_simplex_entropic, x, s, backend=backend)
+    np.testing.assert_array_equal(y[:n_huge], 1.0 if high else 0.0)
+    np.testing.assert_allclose(y[n_huge:], want_rest, rtol=1e-12, atol=1e-14, err_msg=backend)
 
 
 # -- 2. isotonic regression near the float64 limit ------------------------------------------------------------
@@ -80,26 +80,25 @@ def test_soft_sort_of_a_range_beyond_the_float_limit_is_finite(backend):
 
 @given(near_limit_vectors(2, 6), st.sampled_from(["l2", "kl"]), st.sampled_from(["ascending", "descending"]),
        st.floats(1e-300, 1e300), st.data())
-def test_soft_sort_rank_and_jvps_stay_finite_near_the_float_limit(theta, regularization, direction, strength, data):
+def test_soft_sort_rank_and_jvps_stay_finite_near_the_float_limit(backend, theta, regularization, direction, strength,
+                                                                  data):
     kwargs = dict(strength=strength, regularization=regularization, direction=direction)
     v = data.draw(vectors(theta.size, theta.size, bound=1.0))
-    for backend in ("numpy", "ext"):
-        for func, args in [(refefl.soft_sort, ()), (refefl.soft_rank, ()), (refefl.projections.soft_sort_jvp, (v,)),
-                           (refefl.projections.soft_rank_jvp, (v,))]:
-            out = quietly(func, theta, *args, backend=backend, **kwargs)
-            assert np.isfinite(out).all(), (func.__name__, backend)
-        sorted_ = refefl.soft_sort(theta, backend=backend, **kwargs)
-        if regularization == "l2":  # in P(θ): the sum is preserved and the entries stay within the range
-            assert theta.min() <= sorted_.min() and sorted_.max() <= theta.max()
+    for func, args in [(refefl.soft_sort, ()), (refefl.soft_rank, ()), (refefl.projections.soft_sort_jvp, (v,)),
+                       (refefl.projections.soft_rank_jvp, (v,))]:
+        out = quietly(func, theta, *args, backend=backend, **kwargs)
+        assert np.isfinite(out).all(), (func.__name__, backend)
+    sorted_ = refefl.soft_sort(theta, backend=backend, **kwargs)
+    if regularization == "l2":  # in P(θ): the sum is preserved and the entries stay within the range
+        assert theta.min() <= sorted_.min() and sorted_.max() <= theta.max()
 
 
 @given(near_limit_vectors(2, 6), st.floats(1e-300, 1e300))
-def test_l2_soft_sort_is_scale_equivariant_near_the_float_limit(theta, strength):
+def test_l2_soft_sort_is_scale_equivariant_near_the_float_limit(backend, theta, strength):
     """s_ε(θ) = 2 s_{2ε}(θ/2) (exact power-of-two scaling): no overflow changes the answer at the limit."""
-    for backend in ("numpy", "ext"):
-        got = quietly(refefl.soft_sort, theta, strength=strength, backend=backend)
-        want = 2.0 * refefl.soft_sort(theta / 2.0, strength=2.0 * strength, backend=backend)
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(theta).max())
+    got = quietly(refefl.soft_sort, theta, strength=strength, backend=backend)
+    want = 2.0 * refefl.soft_sort(theta / 2.0, strength=2.0 * strength, backend=backend)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(theta).max())
 
 
 # -- 4. isotonic weights: invariant to their scale ------------------------------------------------------------
@@ -277,11 +276,10 @@ def test_entmax_with_huge_alpha_is_exact_and_quiet(backend, alpha):
 
 
 @given(vectors(1, 8, bound=1.0), st.floats(2.0, 1e300))
-def test_entmax_bisection_converges_for_any_alpha(x, alpha):
-    for backend in ("numpy", "ext"):
-        y, info = quietly(refefl.entmax, x, alpha, method="bisect", return_info=True, backend=backend)
-        assert info.converged and abs(y.sum() - 1) < 1e-12
-        assert (y[x == x.max()] > 0).all()
+def test_entmax_bisection_converges_for_any_alpha(backend, x, alpha):
+    y, info = quietly(refefl.entmax, x, alpha, method="bisect", return_info=True, backend=backend)
+    assert info.converged and abs(y.sum() - 1) < 1e-12
+    assert (y[x == x.max()] > 0).all()
 
 
 def test_capped_entropic_budget_warning_still_fires(backend):

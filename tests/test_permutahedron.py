@@ -312,7 +312,7 @@ def test_float64_near_ties_are_sorted_exactly(backend, reg, spread):
     assert_close(rank, scipy.stats.rankdata(theta, axis=1))
 
 
-@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.skipif(not _backend.ext_runs(), reason="refefl_ext is not built, or REFEFL_PURE_NUMPY=1")
 @pytest.mark.parametrize("reg", REGS)
 @pytest.mark.parametrize("strength", [1e-3, 1.0])
 def test_kernel_accepts_any_order(reg, strength):
@@ -333,7 +333,7 @@ def test_kernel_accepts_any_order(reg, strength):
     assert_close(results[0], np.log(rank) if reg == "kl" else rank)  # the kernel returns log μ for "kl"
 
 
-@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.skipif(not _backend.ext_runs(), reason="refefl_ext is not built, or REFEFL_PURE_NUMPY=1")
 @pytest.mark.parametrize("strength", [0.05, 0.5, 5.0])
 def test_entropic_kernel_paths_agree_with_numpy(strength):
     """z = θ/ε spreads over 3000, 300 and 30: the compiled entropic PAV runs relative to each block's first entry
@@ -345,7 +345,7 @@ def test_entropic_kernel_paths_agree_with_numpy(strength):
     assert_close(soft_rank_jvp(theta, v, backend="ext", **opts), soft_rank_jvp(theta, v, backend="numpy", **opts))
 
 
-@pytest.mark.skipif(not _backend.HAVE_EXT, reason="refefl_ext is not built")
+@pytest.mark.skipif(not _backend.ext_runs(), reason="refefl_ext is not built, or REFEFL_PURE_NUMPY=1")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reg", REGS)
 def test_backends_agree_on_any_layout(reg, dtype):

@@ -224,7 +224,7 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
         Called at t = 0, every ``callback_every`` iterations and at the end (for metrics).
     backend : {"auto", "numpy", "ext"}
         Implementation of the walkers' pass and the moments (:mod:`refefl.gda._kernels`): the NumPy reference
-        or its compiled twin (:func:`refefl._backend.select`; "auto" takes the twin when it is built). Both
+        or its compiled twin ("auto": the backend of :func:`refefl.config_context`, the twin when it is built). Both
         compute the same iteration; rounding differs, and the walkers are a chaotic system, so long runs agree
         in distribution, not to the last digit.
 

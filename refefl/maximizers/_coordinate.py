@@ -114,8 +114,9 @@ class CoordinateAscent(Maximizer):
     backend : {"auto", "numpy", "ext"}, default "auto"
         Implementation of the sweeps for the binary negentropy and ½‖·‖² on the box (and subclasses that keep
         their coordinate updates): the NumPy reference :func:`coordinate_ascent_box` or its compiled twin
-        ``refefl_ext.coordinate_ascent_box`` (same iterates up to rounding; "auto" takes the compiled one when
-        it is built, unless ``REFEFL_PURE_NUMPY=1``). Any other coordinate update runs in
+        ``refefl_ext.coordinate_ascent_box`` (same iterates up to rounding); "auto" takes the backend of
+        :func:`refefl.config_context` in force at each solve (the compiled one when built, unless
+        ``REFEFL_PURE_NUMPY=1``). Any other coordinate update runs in
         :func:`coordinate_sweeps` (NumPy).
 
     References
@@ -139,7 +140,7 @@ class CoordinateAscent(Maximizer):
 
     def __init__(self, *, max_iter: int = 100, tol: float | None = None, backend: str = "auto"):
         super().__init__(max_iter=max_iter, tol=tol)
-        select(coordinate_ascent_box, backend)  # ValueError on an unknown backend, RuntimeError on a missing ext
+        select(coordinate_ascent_box, backend)  # ValueError on an unknown backend or an ext that cannot run
         self.backend = backend
 
     @staticmethod

@@ -391,9 +391,9 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1, backend: str = "au
         0 < s ≤ k (``ValueError`` otherwise, ``TypeError`` if not a real number). With exactly s finite scores
         the result is their indicator.
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
-        "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" the latter when it is
-        built.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" (the default) the backend of
+        :func:`refefl.config_context` (the compiled twin when built, unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------
@@ -439,9 +439,10 @@ def capped_simplex_entropic(
         Budget of the root finding (a positive integer); a ``ConvergenceWarning`` is raised if it runs out.
     return_info : bool, default False
         Also return the :class:`~refefl.projections._root_finding.RootInfo` of the root finding.
-    backend : {"auto", "numpy", "ext"}
-        "numpy" runs the NumPy reference, "ext" the compiled twin (``refefl_ext``), "auto" the latter when it is
-        built; they agree to rounding.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        "numpy" runs the NumPy reference, "ext" the compiled twin (``refefl_ext``), "auto" (the default) the backend
+        of :func:`refefl.config_context` (the compiled twin when built, unless ``REFEFL_PURE_NUMPY=1``); they agree to
+        rounding.
 
     Returns
     -------

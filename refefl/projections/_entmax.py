@@ -254,9 +254,10 @@ def entmax(
         Also return the search report: a :class:`~refefl.projections._root_finding.RootInfo` for "bisect"
         (iterations, largest final mass error |Σy − 1| before the final normalization, widest final bracket on
         τ, converged), ``None`` for the exact "sort" method.
-    backend : {"auto", "numpy", "ext"}
-        "numpy" runs the NumPy twins, "ext" the compiled ones (``refefl_ext``), the same algorithms, which agree
-        to rounding; "auto" picks "ext" when it is built.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        "numpy" runs the NumPy twins, "ext" the compiled ones (``refefl_ext``), the same algorithms, which agree to
+        rounding; "auto" (the default) the backend of :func:`refefl.config_context` (the compiled twins when built,
+        unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------

@@ -191,7 +191,9 @@ def isotonic_regression(
         Also return the block boundaries: the start index of each block followed by ``n`` (like scipy's
         ``blocks``). For 1-D input one int array; otherwise a list with one array per row, rows in C order.
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" (the default) the backend of
+        :func:`refefl.config_context` (the compiled twin when built, unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------

@@ -307,8 +307,10 @@ def projection_permutahedron(
     regularization : {"l2", "kl"}, default "l2"
         Ψ = Q (Euclidean projection) or Ψ = E (entropic; the output is then strictly positive).
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
-        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        Which row kernels run: the compiled twins in ``refefl_ext`` ("ext") or their NumPy references ("numpy");
+        "auto" (the default) the backend of :func:`refefl.config_context` (the compiled twins when built, unless
+        ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------
@@ -422,8 +424,10 @@ def soft_rank(
     regularization : {"l2", "kl"}, default "l2"
     direction : {"ascending", "descending"}, default "ascending"
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
-        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        Which row kernels run: the compiled twins in ``refefl_ext`` ("ext") or their NumPy references ("numpy");
+        "auto" (the default) the backend of :func:`refefl.config_context` (the compiled twins when built, unless
+        ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------
@@ -502,8 +506,10 @@ def soft_sort(
     regularization : {"l2", "kl"}, default "l2"
     direction : {"ascending", "descending"}, default "ascending"
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
-        Which row kernels run: the compiled twins in ``refefl_ext`` or their NumPy references.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        Which row kernels run: the compiled twins in ``refefl_ext`` ("ext") or their NumPy references ("numpy");
+        "auto" (the default) the backend of :func:`refefl.config_context` (the compiled twins when built, unless
+        ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------

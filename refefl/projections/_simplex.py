@@ -220,7 +220,9 @@ def projection_simplex(x, radius: float = 1.0, *, axis: int = -1, backend: str =
     radius : float, default 1.0
         r, a finite positive number (``ValueError`` otherwise, ``TypeError`` if not a real number).
     axis : int, default -1
-    backend : {"auto", "numpy", "ext"}
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" (the default) the backend of
+        :func:`refefl.config_context` (the compiled twin when built, unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------
