@@ -407,6 +407,13 @@ def projection_capped_simplex(x, s: float, *, axis: int = -1, backend: str = "au
     "Learning with Fenchel-Young Losses", JMLR 21 (regularized predictions over polytopes); Cominetti,
     Mascarenhas, Silva (2014), "A Newton's method for the continuous quadratic knapsack problem", Math. Prog.
     Comp. 6 (the Newton search of the compiled twin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_capped_simplex
+    >>> projection_capped_simplex([2.0, 0.8, 0.1, -1.0], 2.0)
+    array([1.  , 0.85, 0.15, 0.  ])
     """
     return solve_capped_simplex(x, s, axis=axis, backend=backend)[0]
 
@@ -455,6 +462,14 @@ def capped_simplex_entropic(
     Amos, Koltun, Kolter (2019), "The Limited Multi-Label Projection Layer", arXiv:1906.08707 (the LML layer,
     :math:`\sigma(x + \nu)` with :math:`\sum \sigma = k`); Blondel, Martins, Niculae (2020), "Learning with
     Fenchel-Young Losses", JMLR 21.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import capped_simplex_entropic
+    >>> y, info = capped_simplex_entropic([2.0, 0.8, 0.1, -1.0], 2.0, return_info=True)
+    >>> print(np.round(y, 4), round(float(y.sum()), 10), info.converged)
+    [0.8221 0.582  0.4088 0.1871] 2.0 True
     """
     return_info = check_bool(return_info, "return_info")
     y, _, info = solve_capped_simplex_entropic(x, s, axis=axis, max_iter=max_iter, backend=backend)

@@ -270,6 +270,19 @@ def entmax(
     threshold form, the exact sort-based 1.5-entmax and the bisection algorithm (their equation and algorithm
     numbers were not checked here); Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses",
     JMLR 21, Tsallis entropies and their regularized predictions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import entmax
+    >>> y = entmax([1.0, 0.5, -1.0])
+    >>> print(np.round(y, 4), round(float(y.sum()), 12))
+    [0.674 0.326 0.   ] 1.0
+    >>> y, info = entmax([1.0, 0.5, -1.0], alpha=1.25, method="bisect", return_info=True)
+    >>> print(np.round(y, 4), info.converged)
+    [0.6315 0.3451 0.0235] True
+    >>> entmax([1.0, 0.5, -1.0], alpha=2.0)
+    array([0.75, 0.25, 0.  ])
     """
     alpha = check_alpha(alpha)
     method = _resolve_method(method, alpha)

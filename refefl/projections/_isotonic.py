@@ -204,6 +204,18 @@ def isotonic_regression(
     ----------
     Barlow, Bartholomew, Bremner, Brunk (1972), *Statistical Inference under Order Restrictions*; Best & Chakravarti
     (1990), "Active set algorithms for isotonic regression", Math. Programming 47.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import isotonic_regression
+    >>> isotonic_regression([3.0, 1.0, 2.0, 5.0])
+    array([2., 2., 2., 5.])
+    >>> isotonic_regression([3.0, 1.0, 2.0, 5.0], increasing=False)
+    array([3.        , 2.66666667, 2.66666667, 2.66666667])
+    >>> isotonic_regression([[1.0, 0.0], [0.0, 1.0]], weights=[[3.0, 1.0], [1.0, 1.0]])
+    array([[0.75, 0.75],
+           [0.  , 1.  ]])
     """
     y = as_float_array(y, "y")
     axis = check_axis(y, axis, "y")
@@ -260,6 +272,14 @@ def isotonic_regression_kl(
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, Prop. 3 (entropic
     case) and §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import isotonic_regression_kl
+    >>> v = isotonic_regression_kl([1.0, 3.0, 0.0], np.log([3.0, 2.0, 1.0]))
+    >>> print(np.round(v, 4), bool(np.all(np.diff(v) <= 0)))
+    [1.5175 1.5175 0.    ] True
     """
     s = as_float_array(s, "s")
     log_w = as_float_array(log_w, "log_w")

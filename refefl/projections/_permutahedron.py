@@ -320,6 +320,17 @@ def projection_permutahedron(
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, eq. (5), Prop. 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_permutahedron
+    >>> w = np.array([3.0, 2.0, 1.0])
+    >>> projection_permutahedron([4.0, 0.5, 1.0], w)
+    array([3.  , 1.25, 1.75])
+    >>> y = projection_permutahedron([4.0, 0.5, 1.0], w, regularization="kl")
+    >>> print(np.round(y, 4), round(float(y.sum()), 10))
+    [3.     1.1326 1.8674] 6.0
     """
     return _projection(z, w, None, None, regularization, axis, backend)
 
@@ -356,6 +367,18 @@ def projection_permutahedron_jvp(
     References
     ----------
     Blondel et al. (2020), ICML, Lemma 1 and §5 (Jacobian of isotonic regression and of P_Ψ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_permutahedron, projection_permutahedron_jvp
+    >>> z, w, v = np.array([4.0, 0.5, 1.0]), np.array([3.0, 2.0, 1.0]), np.array([0.0, 1.0, -1.0])
+    >>> projection_permutahedron_jvp(z, w, v)
+    array([ 0.,  1., -1.])
+    >>> eps = 1e-6
+    >>> fd = (projection_permutahedron(z + eps * v, w) - projection_permutahedron(z - eps * v, w)) / (2 * eps)
+    >>> print(np.round(fd, 6))
+    [ 0.  1. -1.]
     """
     return _projection(z, w, v, v_w, regularization, axis, backend)
 
@@ -395,6 +418,19 @@ def projection_permutahedron_vjp(
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, Lemma 1 and §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_permutahedron_jvp, projection_permutahedron_vjp
+    >>> z, w = np.array([4.0, 0.5, 1.0]), np.array([3.0, 2.0, 1.0])
+    >>> u, v = np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.0, -1.0])
+    >>> uz, uw = projection_permutahedron_vjp(z, w, u, regularization="kl")
+    >>> print(np.round(uz, 4), np.round(uw, 4))
+    [ 0.     -1.7625  1.7625] [ 1.     -0.4439 -0.4439]
+    >>> lhs = u @ projection_permutahedron_jvp(z, w, v, regularization="kl")
+    >>> print(bool(np.isclose(lhs, uz @ v)))
+    True
     """
     return _projection_vjp(z, w, u, regularization, axis, backend)
 
@@ -436,6 +472,20 @@ def soft_rank(
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, eq. (6)-(7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_rank
+    >>> theta = np.array([3.0, 1.0, 2.0])
+    >>> soft_rank(theta, strength=0.1)
+    array([3., 1., 2.])
+    >>> soft_rank(theta, strength=0.1, direction="descending")
+    array([1., 3., 2.])
+    >>> soft_rank(theta, strength=2.0)
+    array([2.5, 1.5, 2. ])
+    >>> print(np.round(soft_rank(theta, strength=2.0, regularization="kl"), 4))
+    [3.     1.1326 1.8674]
     """
     return _soft(_rank_rows, theta, None, strength, regularization, direction, axis, backend)
 
@@ -455,6 +505,18 @@ def soft_rank_jvp(
     References
     ----------
     Blondel et al. (2020), ICML, §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_rank, soft_rank_jvp
+    >>> theta, v = np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, -1.0])
+    >>> soft_rank_jvp(theta, v, strength=2.0)
+    array([ 0.5,  0. , -0.5])
+    >>> eps = 1e-6
+    >>> fd = (soft_rank(theta + eps * v, strength=2.0) - soft_rank(theta - eps * v, strength=2.0)) / (2 * eps)
+    >>> print(np.round(fd, 6))
+    [ 0.5  0.  -0.5]
     """
     return _soft(_rank_rows, theta, v, strength, regularization, direction, axis, backend)
 
@@ -475,6 +537,16 @@ def soft_rank_vjp(
     References
     ----------
     Blondel et al. (2020), ICML, §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_rank_jvp, soft_rank_vjp
+    >>> theta, u, v = np.array([3.0, 1.0, 2.0]), np.array([1.0, -1.0, 2.0]), np.array([0.5, 1.0, -1.0])
+    >>> g = soft_rank_vjp(theta, u, strength=2.0, regularization="kl")
+    >>> lhs = u @ soft_rank_jvp(theta, v, strength=2.0, regularization="kl")
+    >>> print(np.round(g, 4), bool(np.isclose(lhs, g @ v)))
+    [ 0.     -1.0575  1.0575] True
     """
     return _soft(_rank_vjp_rows, theta, u, strength, regularization, direction, axis, backend)
 
@@ -518,6 +590,20 @@ def soft_sort(
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, eq. (6)-(7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_sort
+    >>> theta = np.array([3.0, 1.0, 2.0])
+    >>> soft_sort(theta, strength=0.1)
+    array([1., 2., 3.])
+    >>> soft_sort(theta, strength=0.1, direction="descending")
+    array([3., 2., 1.])
+    >>> soft_sort(theta, strength=2.0)
+    array([1.5, 2. , 2.5])
+    >>> print(np.round(soft_sort(theta, strength=2.0, regularization="kl"), 4))
+    [1.7273 2.2273 2.7273]
     """
     return _soft(_sort_rows, theta, None, strength, regularization, direction, axis, backend)
 
@@ -538,6 +624,18 @@ def soft_sort_jvp(
     References
     ----------
     Blondel et al. (2020), ICML, §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_sort, soft_sort_jvp
+    >>> theta, v = np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])
+    >>> soft_sort_jvp(theta, v, strength=2.0)
+    array([0.33333333, 0.33333333, 0.33333333])
+    >>> eps = 1e-6
+    >>> fd = (soft_sort(theta + eps * v, strength=2.0) - soft_sort(theta - eps * v, strength=2.0)) / (2 * eps)
+    >>> print(np.round(fd, 6))
+    [0.333333 0.333333 0.333333]
     """
     return _soft(_sort_rows, theta, v, strength, regularization, direction, axis, backend)
 
@@ -559,5 +657,15 @@ def soft_sort_vjp(
     References
     ----------
     Blondel et al. (2020), ICML, §5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import soft_sort_jvp, soft_sort_vjp
+    >>> theta, u, v = np.array([3.0, 1.0, 2.0]), np.array([1.0, -1.0, 2.0]), np.array([0.5, 1.0, -1.0])
+    >>> g = soft_sort_vjp(theta, u, strength=2.0, regularization="kl")
+    >>> lhs = u @ soft_sort_jvp(theta, v, strength=2.0, regularization="kl")
+    >>> print(np.round(g, 4), bool(np.isclose(lhs, g @ v)))
+    [1.3305 0.1801 0.4895] True
     """
     return _soft(_sort_vjp_rows, theta, u, strength, regularization, direction, axis, backend)

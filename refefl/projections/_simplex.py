@@ -190,6 +190,16 @@ def softmax(theta, *, axis: int = -1) -> np.ndarray:
     Bridle (1990), "Probabilistic interpretation of feedforward classification network outputs"; Blondel, Martins,
     Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21 (softmax as the regularized prediction of the
     Shannon negentropy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import softmax
+    >>> softmax(np.log([1.0, 3.0]))
+    array([0.25, 0.75])
+    >>> softmax([[0.0, 0.0, 0.0], [1000.0, 0.0, -np.inf]])
+    array([[0.33333333, 0.33333333, 0.33333333],
+           [1.        , 0.        , 0.        ]])
     """
     rows, moved_shape, axis = score_rows(theta, "theta", axis)
     check_scores(rows, "theta")
@@ -236,6 +246,16 @@ def projection_simplex(x, radius: float = 1.0, *, axis: int = -1, backend: str =
     Shalev-Shwartz, Singer, Chandra (2008), "Efficient projections onto the l1-ball for learning in high
     dimensions", ICML, §3 (the sort-based algorithm); Condat (2016), "Fast projection onto the simplex and the
     l1 ball", Math. Programming 158 (a survey of the algorithms).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_simplex
+    >>> projection_simplex([0.5, 0.5, 1.0], radius=2.0)
+    array([0.5, 0.5, 1. ])
+    >>> projection_simplex([[0.2, 0.3], [4.0, -1.0]], axis=0)
+    array([[0., 1.],
+           [1., 0.]])
     """
     return _projection(x, check_positive(radius, "radius"), "x", axis, backend)
 
@@ -270,6 +290,16 @@ def sparsemax(theta, *, axis: int = -1, backend: str = "auto") -> np.ndarray:
     Martins, Astudillo (2016), "From Softmax to Sparsemax: A Sparse Model of Attention and Multi-Label
     Classification", ICML, §2 (definition, closed form of τ, sort-based evaluation; equation numbers not
     checked here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import sparsemax
+    >>> sparsemax([1.0, 0.5, -1.0])
+    array([0.75, 0.25, 0.  ])
+    >>> sparsemax([[2.0, 0.0], [0.2, 0.0]])
+    array([[1. , 0. ],
+           [0.6, 0.4]])
     """
     return _projection(theta, 1.0, "theta", axis, backend)
 
