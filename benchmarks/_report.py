@@ -10,18 +10,10 @@ import platform
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from refefl.reproduce import cpu_name
+
 #: the one folder of benchmark and experiment results
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def stamp(versions: dict[str, str]) -> str:

@@ -13,7 +13,8 @@ so. The independent units of each stage (data set × seed × fold × configurati
 ``--n-jobs`` local processes (default: every core; ``reproduce()`` itself defaults to one), or on a Dask cluster with ``--scheduler ADDRESS`` (the ``[cluster]`` extra); each
 unit seeds its own generator, so the results are the same, bit for bit, for any number of workers.
 """
+from refefl.reproduce._report import cpu_name
 from refefl.reproduce._run import reproduce
 from refefl.reproduce._stages import STAGES
 
-__all__ = ["STAGES", "reproduce"]
+__all__ = ["STAGES", "cpu_name", "reproduce"]

@@ -40,18 +40,19 @@ def environment() -> dict:
         import refefl_ext
 
         build = f"OpenMP={refefl_ext.OPENMP}, threads={refefl_ext.max_threads()}, flags={refefl_ext.BUILD_FLAGS}"
-    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions,
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions,
             "refefl_ext": build}
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for reports and benchmark tables."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return platform.processor() or platform.machine()
 
 
 def stage_record(name: str, output: StageOutput | None, seconds: float, settings: dict, synthetic: bool,
