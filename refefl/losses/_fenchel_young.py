@@ -30,6 +30,18 @@ class FenchelYoungLoss:
     References
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Def. 2 and Prop. 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl import FenchelYoungLoss, regularizer
+    >>> loss = FenchelYoungLoss(regularizer("sparsemax"))
+    >>> theta, y = np.array([[1.0, 0.5, -1.0]]), np.array([[0.0, 1.0, 0.0]])
+    >>> value, grad = loss.value_and_grad(theta, y)
+    >>> print(np.round(value, 4), grad)
+    [0.5625] [[ 0.75 -0.75  0.  ]]
+    >>> print(loss.value(theta, np.array([[0.75, 0.25, 0.0]])).round(12))
+    [0.]
     """
 
     def __init__(self, regularizer: Regularizer):

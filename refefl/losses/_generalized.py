@@ -34,6 +34,17 @@ class GeneralizedFenchelYoungSolution:
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, Def. 2 (loss) and §3.3 (gradient).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl import GeneralizedFenchelYoungLoss, regularizer
+    >>> from refefl.energies import Quadratic
+    >>> loss = GeneralizedFenchelYoungLoss(Quadratic(), regularizer("box_squared"))
+    >>> theta, A = np.array([[0.5, 2.0]]), np.zeros((2, 2))
+    >>> solution = loss.solve((theta, A), np.array([[0.5, 1.0]]))
+    >>> print(solution.value, solution.y_hat, solution.info.converged)
+    [0.] [[0.5 1. ]] True
     """
 
     value: np.ndarray
@@ -76,6 +87,22 @@ class GeneralizedFenchelYoungLoss:
     ----------
     Blondel, Llinares-López, Dadashi, Hussenot, Geist (2022), "Learning Energy Networks with Generalized
     Fenchel-Young Losses", NeurIPS, Def. 2 (loss), Prop. 2 (properties) and §3.3 (gradient).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl import GeneralizedFenchelYoungLoss, regularizer
+    >>> from refefl.energies import Quadratic
+    >>> loss = GeneralizedFenchelYoungLoss(Quadratic(), regularizer("binary_entropy"))
+    >>> theta = np.array([[2.0, -1.0, 0.5]])
+    >>> A = np.array([[0.0, 0.5, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> y = np.array([[1.0, 0.0, 1.0]])
+    >>> value, (g_theta, g_A) = loss.value_and_grad((theta, A), y)
+    >>> print(np.round(value, 4), g_theta.shape, g_A.shape)
+    [1.0547] (1, 3) (3, 3)
+    >>> y_hat, info = loss.predict((theta, A))
+    >>> print(np.round(y_hat, 3), info.converged)
+    [[0.899 0.366 0.622]] True
     """
 
     def __init__(self, energy: Energy, regularizer: Regularizer, maximizer: Maximizer | None = None):

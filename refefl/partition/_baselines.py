@@ -77,6 +77,18 @@ def nce_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.ra
     Sander, Roulet, Liu, Blondel (2025), ICML, §5 (baselines); Jozefowicz, Vinyals, Schuster, Shazeer, Wu (2016),
     "Exploring the Limits of Language Modeling", §3.1 (the ranking / softmax form of NCE); Ma, Collins (2018),
     "Noise Contrastive Estimation and Negative Sampling for Conditional Models", EMNLP, §2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PartitionNetworks
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(4, 2)), np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
+    >>> from refefl.partition import nce_objective
+    >>> net = PartitionNetworks(n_features=2, k=3, energy="unary")
+    >>> loss, grads = nce_objective(net, net.init(rng), X, Y, rng=rng, n_samples=7)
+    >>> print(round(loss, 4), round(float(np.log(8)), 4))
+    2.0794 2.0794
     """
     n, m = len(X), check_positive_int(n_samples, "n_samples")
     samples, _ = net.space.sample(rng, n, m)
@@ -105,6 +117,15 @@ class PersistentChains:
     ----------
     Tieleman (2008), "Training Restricted Boltzmann Machines using Approximations to the Likelihood Gradient",
     ICML (persistent chains).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PersistentChains
+    >>> Y = np.array([[1, 0, 1], [0, 1, 1]])
+    >>> chains = PersistentChains(Y[:, None, :].repeat(2, axis=1))
+    >>> print(chains.states.shape, chains.states[1, 0])
+    (2, 2, 3) [0 1 1]
     """
 
     def __init__(self, initial_states):
@@ -143,6 +164,16 @@ def gibbs_sweeps(energy, params, states: np.ndarray, rng: np.random.Generator, n
     ----------
     Geman, Geman (1984), "Stochastic Relaxation, Gibbs Distributions, and the Bayesian Restoration of Images",
     IEEE TPAMI 6(6).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import UnarySetEnergy, gibbs_sweeps
+    >>> u = np.array([[4.0, -4.0, 0.0]])
+    >>> states = np.zeros((1, 2000, 3), dtype=np.int8)
+    >>> out = gibbs_sweeps(UnarySetEnergy(3), u, states, np.random.default_rng(0), n_sweeps=1)
+    >>> print(out.shape, out.dtype, np.round(out[0].mean(axis=0), 1))
+    (1, 2000, 3) int8 [1.  0.  0.5]
     """
     params, y = _checked(energy, params, states)
     u, U = params if isinstance(params, tuple) else (params, None)
@@ -178,6 +209,18 @@ def swap_metropolis(energy, params, states: np.ndarray, rng: np.random.Generator
     References
     ----------
     Metropolis, Rosenbluth, Rosenbluth, Teller, Teller (1953), J. Chem. Phys. 21; Hastings (1970), Biometrika 57.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PermutahedronEnergy, swap_metropolis
+    >>> theta = np.array([[3.0, 0.0, 1.0]])
+    >>> states = np.tile(np.arange(3), (1, 500, 1))
+    >>> out = swap_metropolis(PermutahedronEnergy(3), theta, states, np.random.default_rng(0), n_sweeps=20)
+    >>> print(out.shape, bool((np.sort(out, axis=-1) == np.arange(3)).all()))
+    (1, 500, 3) True
+    >>> print(np.round(np.mean(out[0, :, 0] == 0), 1))
+    0.9
     """
     params, sigma = _checked(energy, params, states)
     sigma = sigma.astype(np.intp, copy=False)
@@ -229,6 +272,21 @@ def mcmc_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, rows: np.nda
     ----------
     Sander, Roulet, Liu, Blondel (2025), ICML, §5 (the MCMC baseline); Tieleman (2008), ICML (persistent
     contrastive divergence).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PartitionNetworks
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(4, 2)), np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
+    >>> from refefl.partition import PersistentChains, mcmc_objective
+    >>> net = PartitionNetworks(n_features=2, k=3, energy="unary")
+    >>> chains = PersistentChains(Y[:, None, :])
+    >>> rows = np.array([0, 2])
+    >>> params = net.init(rng)
+    >>> loss, grads = mcmc_objective(net, params, X[rows], Y[rows], rows, rng=rng, chains=chains, n_mcmc_steps=2)
+    >>> print(chains.states.shape, sorted(grads))
+    (4, 1, 3) ['energy', 'tau']
     """
     steps = check_positive_int(n_mcmc_steps, "n_mcmc_steps")
     rows = np.asarray(rows)
@@ -320,6 +378,18 @@ def min_max_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: n
     Kim, Bengio (2016), "Deep Directed Generative Models with Energy-Based Probability Estimation" (an energy
     trained against a sampler); Mnih, Rezende (2016), "Variational Inference for Monte Carlo Objectives", ICML
     (leave-one-out baselines).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PartitionNetworks
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(4, 2)), np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
+    >>> from refefl.partition import min_max_objective
+    >>> net = PartitionNetworks(n_features=2, k=3, energy="unary", sampler_hidden=(8,))
+    >>> loss, grads = min_max_objective(net, net.init(rng), X, Y, rng=rng, n_samples=8)
+    >>> print(round(loss, 12), sorted(grads))
+    0.0 ['energy', 'sampler', 'tau']
     """
     if getattr(net, "sampler_net", None) is None or "sampler" not in params:
         raise ValueError("min_max_objective needs a sampler network: PartitionNetworks(..., sampler_hidden=(...))")

@@ -75,6 +75,22 @@ def min_min_loss(g_target, g_samples, tau, *, divergence: str = "kl", alpha: flo
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the min-min objective and its unbiasedness) and §4 (the f-divergence generalization).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import min_min_loss
+    >>> g_samples = np.array([[0.0, 1.0, 2.0, 3.0]])
+    >>> tau = np.log(np.mean(np.exp(g_samples), axis=1))
+    >>> loss = min_min_loss([3.0], g_samples, tau)
+    >>> print(np.round(loss, 4), np.round(tau, 4))
+    [-0.9461] [2.0539]
+    >>> above, below = min_min_loss([3.0], g_samples, tau + 0.1), min_min_loss([3.0], g_samples, tau - 0.1)
+    >>> print(bool(above > loss), bool(below > loss))
+    True True
+    >>> loss, (d_target, d_samples, d_tau) = min_min_loss([3.0], g_samples, tau, return_grad=True)
+    >>> print(d_target, np.round(d_samples, 4), bool(abs(d_tau[0]) < 1e-12))
+    [-1.] [[0.0321 0.0871 0.2369 0.6439]] True
     """
     g_target, g_samples, log_weights, tau = _check_energies(g_target, g_samples, log_weights, tau)
     divergence, alpha = _check_divergence(divergence, alpha)
@@ -119,6 +135,17 @@ def log_mean_exp_loss(g_target, g_samples, *, log_weights=None, return_grad: boo
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the biased log-mean-exp estimate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import log_mean_exp_loss
+    >>> g_samples = np.array([[0.0, 1.0, 2.0, 3.0]])
+    >>> print(np.round(log_mean_exp_loss([3.0], g_samples), 4))
+    [-0.9461]
+    >>> loss, (d_target, d_samples) = log_mean_exp_loss([3.0], g_samples, return_grad=True)
+    >>> print(d_target, np.round(d_samples, 4), round(float(d_samples.sum()), 12))
+    [-1.] [[0.0321 0.0871 0.2369 0.6439]] 1.0
     """
     g_target, g_samples, log_weights, _ = _check_energies(g_target, g_samples, log_weights)
     a = g_samples.copy() if log_weights is None else g_samples + log_weights

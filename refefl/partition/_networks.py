@@ -63,6 +63,21 @@ class PartitionNetworks:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the min-min objective over (g, τ)) and §5 (energy and partition networks, the baselines).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import PartitionNetworks
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(4, 2)), np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
+    >>> net = PartitionNetworks(n_features=2, k=3, energy="unary", tau_hidden=(8,))
+    >>> params = net.init(rng)
+    >>> tau, _ = net.log_partition_estimate(params, X)
+    >>> loss, grads = net.min_min(params, X, Y, rng=rng, n_samples=16)
+    >>> print(tau.shape, round(loss, 12), sorted(grads))
+    (4,) 0.0 ['energy', 'tau']
+    >>> print(round(net.exact_nll(params, X, Y)[0], 12))
+    0.0
     """
 
     def __init__(self, n_features: int, k: int, energy: str, *, hidden: Sequence[int] = (),
