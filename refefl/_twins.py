@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from refefl.gda._kernels import data_moment, walker_pass
 from refefl.maximizers._coordinate import coordinate_ascent_box
-from refefl.partition._permanent import log_permanent_batch
+from refefl.partition._permanent import log_permanent_batch, permanent_marginals_batch
 from refefl.partition._plackett_luce import plackett_luce_sample
 from refefl.projections._capped_simplex import capped_entropic_rows, projection_capped_simplex_rows
 from refefl.projections._entmax import entmax15_rows, entmax_bisect_rows
@@ -37,6 +37,7 @@ TABLE: tuple[tuple[Callable, str], ...] = (
     (data_moment, "data_moment"),
     (coordinate_ascent_box, "coordinate_ascent_box"),
     (log_permanent_batch, "log_permanent_batch"),
+    (permanent_marginals_batch, "permanent_marginals_batch"),
     (plackett_luce_sample, "plackett_luce_sample"),
 )
 

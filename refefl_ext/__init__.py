@@ -41,7 +41,7 @@ with _passive_wait_while_loading():  # the first compiled module loads the OpenM
     from refefl_ext._entmax import entmax15_rows, entmax_bisect_rows
     from refefl_ext._gda import data_moment, walker_pass
     from refefl_ext._isotonic import isotonic_kl, isotonic_l2
-    from refefl_ext._permanent import log_permanent_batch
+    from refefl_ext._permanent import log_permanent_batch, permanent_marginals_batch
     from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
     from refefl_ext._plackett_luce import plackett_luce_sample
     from refefl_ext._simplex import projection_simplex_rows
@@ -63,5 +63,6 @@ __all__ = [
     "data_moment",
     "coordinate_ascent_box",
     "log_permanent_batch",
+    "permanent_marginals_batch",
     "plackett_luce_sample",
 ]

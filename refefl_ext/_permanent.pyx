@@ -7,11 +7,20 @@ S[i, σ(i)] = 0, so that 1 ≤ per(e^S) ≤ k!; no assignment of finite weight g
 sums change by ∓2 a_ij. The walk is cut into blocks of 2^BLOCK_BITS steps that start from row sums computed afresh,
 so rounding does not accumulate along the whole walk and the blocks of one large matrix can go to the threads; a
 batch of matrices is shared by the threads one matrix at a time. Terms are added with Neumaier's compensated sum.
+
+``permanent_marginals_batch`` (twin of ``refefl.partition._permanent.permanent_marginals_batch``): the same
+scaling, then the forward and backward sums over column subsets (bit masks, in increasing and decreasing order)
+give per(e^S) and every a_ij per(minor) in O(k 2^k), one matrix per thread, scratch for the 2^k sums per thread.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, exp, fabs, log
-from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS
+from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS, Scratch, scratch_release, scratch_reserve
+
+
+cdef extern from *:
+    int popcount "__builtin_popcountll"(unsigned long long) noexcept nogil
+    int lowest_bit "__builtin_ctzll"(unsigned long long) noexcept nogil
 
 
 cdef enum:
@@ -20,6 +29,7 @@ cdef enum:
     LANES = 4  # partial products per term (rows padded to a multiple of LANES with row sums of 1)
     BLOCK_BITS = 12  # a block walks 2^12 Gray-code steps
     MAX_BLOCKS = 1 << (MAX_ORDER - 1 - BLOCK_BITS)
+    MAX_MARGINAL_ORDER = 16
 
 
 cdef struct Sum:  # Neumaier's compensated sum: the value is total + compensation
@@ -36,15 +46,10 @@ cdef inline void add(Sum* s, double x) noexcept nogil:
     s.total = t
 
 
-cdef bint assignment_scaling(const floating* w, Py_ssize_t k, double* a, Py_ssize_t kp,
-                             double* weight) noexcept nogil:
-    # Hungarian algorithm on costs c = −w (1-based, p[j] = row of column j); writes the column-major padded
-    # a[j·kp + i] = exp(min(w_ij + u_i + v_j, 0)) (NumPy: `scaled = np.exp(np.minimum(weights - u - v, 0))`, with
-    # u, v the negated potentials here) and the assignment weight Σ_i w[i, σ(i)]; False if no finite assignment
-    cdef double u[MAX_ORDER + 1]
-    cdef double v[MAX_ORDER + 1]
+cdef bint hungarian(const floating* w, Py_ssize_t k, double* u, double* v, Py_ssize_t* p) noexcept nogil:
+    # Hungarian algorithm on costs c = −w (1-based arrays of k + 1: p[j] = row of column j, potentials u, v with
+    # c − u − v ≥ 0, equality on the assignment); False if no assignment has finite weight
     cdef double minv[MAX_ORDER + 1]
-    cdef Py_ssize_t p[MAX_ORDER + 1]
     cdef Py_ssize_t way[MAX_ORDER + 1]
     cdef bint used[MAX_ORDER + 1]
     cdef Py_ssize_t i, j, i0, j0, j1
@@ -88,6 +93,21 @@ cdef bint assignment_scaling(const floating* w, Py_ssize_t k, double* a, Py_ssiz
             j1 = way[j0]
             p[j0] = p[j1]
             j0 = j1
+    return True
+
+
+cdef bint assignment_scaling(const floating* w, Py_ssize_t k, double* a, Py_ssize_t kp,
+                             double* weight) noexcept nogil:
+    # writes the column-major padded a[j·kp + i] = exp(min(w_ij + u_i + v_j, 0)) (NumPy: `np.exp(log_scaled)` of
+    # `assignment_scaling`, with u, v the negated potentials here) and the assignment weight Σ_i w[i, σ(i)];
+    # False if no finite assignment
+    cdef double u[MAX_ORDER + 1]
+    cdef double v[MAX_ORDER + 1]
+    cdef Py_ssize_t p[MAX_ORDER + 1]
+    cdef Py_ssize_t i, j
+    cdef double cur
+    if not hungarian(w, k, u, v, p):
+        return False
     weight[0] = 0.0
     for j in range(1, k + 1):
         weight[0] += w[(p[j] - 1) * k + j - 1]
@@ -173,3 +193,76 @@ def log_permanent_batch(const floating[:, :, ::1] log_a, floating[::1] out):
     with nogil, parallel(use_threads_if=n > 1 and n * walk >= PARALLEL_MIN_ELEMENTS):
         for m in prange(n, schedule="static"):
             out[m] = <floating>log_permanent_one(&log_a[m, 0, 0], k, False)
+
+
+cdef void marginals_one(const floating* w, Py_ssize_t k, floating* scaled, floating* log_per, floating* marginals,
+                        double* forward, double* backward) noexcept nogil:
+    # NumPy: `assignment_scaling`, then `subset_sums` (forward[T], backward[T] over the bit masks T of 2^k)
+    cdef double u[MAX_ORDER + 1]
+    cdef double v[MAX_ORDER + 1]
+    cdef Py_ssize_t p[MAX_ORDER + 1]
+    cdef double a[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER]  # e^S, row-major
+    cdef double grad[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER]
+    cdef Py_ssize_t i, j, r
+    cdef unsigned long long t, rest, full = ((<unsigned long long>1) << k) - 1
+    cdef double cur, total, term, per
+    hungarian(w, k, u, v, p)  # finite input: an assignment exists
+    for i in range(k):
+        for j in range(k):
+            cur = <double>w[i * k + j] + u[i + 1] + v[j + 1]
+            a[i * k + j] = cur if cur < 0.0 else 0.0
+            grad[i * k + j] = 0.0
+    for j in range(1, k + 1):  # exactly 0 on σ
+        a[(p[j] - 1) * k + j - 1] = 0.0
+    for i in range(k * k):
+        scaled[i] = <floating>a[i]
+        a[i] = exp(a[i])
+    forward[0] = 1.0
+    for t in range(1, full + 1):  # F(T) = Σ_{j ∈ T} F(T \ j) a[|T| − 1, j]
+        r = popcount(t) - 1
+        total = 0.0
+        rest = t
+        while rest:
+            j = lowest_bit(rest)
+            total = total + forward[t ^ ((<unsigned long long>1) << j)] * a[r * k + j]
+            rest &= rest - 1
+        forward[t] = total
+    backward[full] = 1.0
+    t = full
+    while t > 0:  # B(T) = Σ_{j ∉ T} a[|T|, j] B(T ∪ j); row |T| of the result gains F(T) a[|T|, j] B(T ∪ j)
+        t -= 1
+        r = popcount(t)
+        total = 0.0
+        rest = full & ~t
+        while rest:
+            j = lowest_bit(rest)
+            term = a[r * k + j] * backward[t | ((<unsigned long long>1) << j)]
+            total = total + term
+            grad[r * k + j] += forward[t] * term
+            rest &= rest - 1
+        backward[t] = total
+    per = forward[full]
+    log_per[0] = <floating>log(per)
+    for i in range(k * k):
+        marginals[i] = <floating>(grad[i] / per)
+
+
+def permanent_marginals_batch(const floating[:, :, ::1] log_a, floating[:, :, ::1] scaled, floating[::1] log_per,
+                              floating[:, :, ::1] marginals):
+    """Twin of ``refefl.partition._permanent.permanent_marginals_batch`` (Hungarian scaling, subset sums)."""
+    cdef Py_ssize_t m, n = log_a.shape[0], k = log_a.shape[1], size = (<Py_ssize_t>1) << log_a.shape[1]
+    cdef double walk = <double>(k * (size >> 1))  # as log_permanent_batch's (the sums take about 3 such walks)
+    cdef Scratch scratch
+    cdef int failed = 0
+    cdef int* failed_matrices = &failed  # written through a pointer: shared by the threads
+    with nogil, parallel(use_threads_if=n > 1 and n * walk >= PARALLEL_MIN_ELEMENTS):
+        scratch = Scratch(NULL, 0)  # one buffer per thread (reserved once): the forward and backward sums
+        for m in prange(n, schedule="static"):
+            if not scratch_reserve(&scratch, 2 * size):
+                failed_matrices[0] = 1
+                continue
+            marginals_one(&log_a[m, 0, 0], k, &scaled[m, 0, 0], &log_per[m], &marginals[m, 0, 0], scratch.data,
+                          scratch.data + size)
+        scratch_release(&scratch)
+    if failed:
+        raise MemoryError("permanent_marginals_batch: no memory for the subset sums")

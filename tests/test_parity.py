@@ -111,6 +111,19 @@ def _permanent_args(x):
     return np.ascontiguousarray(x[:, (i + 2 * j) % x.shape[1]]), np.empty(x.shape[0], x.dtype)
 
 
+def _permanent_marginals_args(x):
+    # the matrices of _permanent_args (finite) and fresh buffers for S, log per(e^S) and the marginals
+    log_a, log_per = _permanent_args(x)
+    return log_a, np.empty_like(log_a), log_per, np.empty_like(log_a)
+
+
+def _permanent_marginals_outputs(args, result):
+    # S depends on which optimal dual potentials a twin found; <S, P> of any permutation matrix P does not
+    log_a, scaled, log_per, marginals = args
+    rows = np.arange(log_a.shape[1])
+    return [log_per, marginals, scaled[:, rows, rows].sum(axis=1), scaled[:, rows, rows[::-1]].sum(axis=1)]
+
+
 def _plackett_luce_args(x):
     # the rows as scores (float64, the sampler's dtype) and three samples of Exp(1) noise per row; the "huge" rows
     # take the wide-range branch
@@ -141,6 +154,7 @@ CASES = {
     "data_moment": (lambda x: _gda_args(x, False), lambda a, r: [a[2]], False),
     "coordinate_ascent_box": (_coordinate_args, lambda a, r: [a[2], a[6]], False),
     "log_permanent_batch": (_permanent_args, lambda a, r: [a[1]], True),
+    "permanent_marginals_batch": (_permanent_marginals_args, _permanent_marginals_outputs, False),
     "plackett_luce_sample": (_plackett_luce_args, lambda a, r: list(r), False),
 }
 

@@ -1,4 +1,5 @@
-"""The log-permanent: against enumeration, closed forms, invariances, extreme entries and bad input."""
+"""The log-permanent and its gradient (the marginals): against enumeration, the Laplace expansion through minors,
+closed forms, invariances, extreme entries and bad input."""
 import itertools
 import math
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from refefl.partition._permanent import log_permanent
+from refefl.partition._permanent import log_permanent, permanent_marginals
 from refefl.testing import assert_close
 
 
@@ -147,3 +148,142 @@ def test_rejects_bad_input(backend):
         log_permanent(np.zeros((2, 2), dtype=complex), backend=backend)
     with pytest.raises(ValueError, match="backend"):
         log_permanent(np.zeros((2, 2)), backend="fortran")
+
+
+# -- the marginals M = ∂ log per(e^L) / ∂L ------------------------------------------------------------------------
+def marginals_by_enumeration(log_a):
+    """Σ_σ p(σ) P_σ with p(σ) ∝ exp Σ_i L[i, σ(i)] (P_σ[i, σ(i)] = 1), and log per(e^L)."""
+    k = log_a.shape[0]
+    sigmas = list(itertools.permutations(range(k)))
+    weights = np.array([log_a[np.arange(k), list(s)].sum() for s in sigmas])
+    p = np.exp(weights - np.logaddexp.reduce(weights))
+    marginals = np.zeros((k, k))
+    for weight, s in zip(p, sigmas):
+        marginals[np.arange(k), list(s)] += weight
+    return marginals, float(np.logaddexp.reduce(weights))
+
+
+def marginals_by_minors(log_a):
+    """M_ij = exp(L_ij + log per(e^{L without row i, column j}) − log per(e^L)): the Laplace expansion, k² minors
+    through log_permanent (the previous implementation of the Birkhoff marginals)."""
+    k = log_a.shape[-1]
+    rest = np.nonzero(~np.eye(k, dtype=bool))[1].reshape(k, k - 1)  # rest[i] = every index but i
+    minors = log_a[rest[:, None, :, None], rest[None, :, None, :]]
+    return np.exp(log_a + log_permanent(minors, backend="numpy") - log_permanent(log_a, backend="numpy"))
+
+
+def assignment_weight(log_a):
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(log_a, maximize=True)
+    return log_a[rows, cols].sum(), cols
+
+
+@given(log_a=log_matrices(max_k=6, neg_inf=False))
+def test_marginals_and_log_permanent_equal_enumeration(backend, log_a):
+    scaled, log_per, marginals = permanent_marginals(log_a, backend=backend)
+    want_marginals, want_log_per = marginals_by_enumeration(log_a)
+    assert_close(marginals, want_marginals, scale=10)
+    weight, _ = assignment_weight(log_a)
+    assert_close(log_per + weight, want_log_per, scale=max(1.0, abs(want_log_per)))
+    assert 0.0 <= log_per <= math.lgamma(log_a.shape[0] + 1) + 1e-12
+    # S ≤ 0 with a permutation of exact zeros (on an optimal assignment, which ties may choose differently)
+    assert (scaled <= 0).all() and assignment_weight(scaled)[0] == 0.0
+
+
+@given(log_a=log_matrices(max_k=9, bound=5.0, neg_inf=False))
+def test_marginals_equal_the_laplace_expansion_through_minors(backend, log_a):
+    if log_a.shape[0] == 1:
+        return
+    assert_close(permanent_marginals(log_a, backend=backend)[2], marginals_by_minors(log_a), scale=100)
+
+
+@given(log_a=log_matrices(max_k=8, bound=30.0, neg_inf=False), data=st.data())
+def test_scaled_matrix_keeps_every_permutation_weight_up_to_the_best(backend, log_a, data):
+    # <S, P_σ> = <L, P_σ> − W* for every σ, whichever optimal dual potentials the backend found
+    k = log_a.shape[0]
+    scaled, _, marginals = permanent_marginals(log_a, backend=backend)
+    sigma = data.draw(st.permutations(range(k)))
+    weight, _ = assignment_weight(log_a)
+    rows = np.arange(k)
+    assert_close(scaled[rows, sigma].sum(), log_a[rows, sigma].sum() - weight, scale=30.0 * k)
+    assert_close(marginals.sum(axis=0), np.ones(k), scale=10)
+    assert_close(marginals.sum(axis=1), np.ones(k), scale=10)
+
+
+@pytest.mark.parametrize("k", [1, 4, 11, 16])
+def test_marginals_of_a_constant_matrix_are_uniform(backend, k):
+    scaled, log_per, marginals = permanent_marginals(np.full((k, k), 3.0), backend=backend)
+    assert_close(marginals, np.full((k, k), 1.0 / k))
+    assert_close(log_per, math.lgamma(k + 1))
+
+
+def test_marginals_of_a_rank_one_matrix_are_uniform_and_order_16_is_accurate(backend):
+    # L_ij = x_i + y_j: every permutation has the same weight, so M = 1/k whatever the scales
+    rng = np.random.default_rng(3)
+    log_x, log_y = rng.normal(size=16) * 50, rng.normal(size=16) * 50
+    scaled, log_per, marginals = permanent_marginals(log_x[:, None] + log_y[None, :], backend=backend)
+    assert_close(marginals, np.full((16, 16), 1 / 16), scale=100)
+    assert_close(log_per, math.lgamma(17), scale=100)
+
+
+@pytest.mark.parametrize("magnitude", [1e20, 1e100, 1e200, 1e300])
+def test_marginals_of_huge_entries_are_the_best_assignment(backend, magnitude):
+    # at |L| >> 1 the distribution is a point mass on σ*: M = P_σ* exactly, log per(e^S) = 0
+    rng = np.random.default_rng(2)
+    for k in [3, 7, 11]:
+        log_a = rng.normal(size=(k, k)) * magnitude
+        _, cols = assignment_weight(log_a)
+        scaled, log_per, marginals = permanent_marginals(log_a, backend=backend)
+        want = np.zeros((k, k))
+        want[np.arange(k), cols] = 1.0
+        np.testing.assert_array_equal(marginals, want)
+        assert log_per == 0.0 and np.isfinite(scaled).all()
+
+
+def test_marginals_of_entries_of_plus_minus_700(backend):
+    rng = np.random.default_rng(4)
+    for k in [3, 6]:
+        log_a = rng.uniform(-700, 700, size=(k, k)) / 50  # M is a nontrivial distribution at this range
+        want, _ = marginals_by_enumeration(log_a)
+        assert_close(permanent_marginals(log_a, backend=backend)[2], want, scale=100)
+        log_a = rng.uniform(-700, 700, size=(k, k))
+        got = permanent_marginals(log_a, backend=backend)
+        assert all(np.isfinite(x).all() for x in got)
+        assert_close(got[2], marginals_by_enumeration(log_a)[0], scale=100)
+
+
+@given(log_a=log_matrices(max_k=7, dtype=np.float32, neg_inf=False))
+def test_marginals_keep_float32_and_its_precision(backend, log_a):
+    scaled, log_per, marginals = permanent_marginals(log_a, backend=backend)
+    assert scaled.dtype == log_per.dtype == marginals.dtype == np.float32
+    assert_close(marginals, marginals_by_enumeration(log_a.astype(np.float64))[0], dtype=np.float32, scale=10)
+
+
+@settings(max_examples=10)
+@given(batch=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 7), st.just(6), st.just(6)),
+                        elements=st.floats(-30, 30)))
+def test_marginals_batch_equals_a_loop_and_leaves_the_input(backend, batch):
+    batch.setflags(write=False)
+    scaled, log_per, marginals = permanent_marginals(batch, backend=backend)
+    assert scaled.shape == marginals.shape == batch.shape and log_per.shape == batch.shape[:2]
+    for index in np.ndindex(batch.shape[:2]):
+        one = permanent_marginals(batch[index], backend=backend)
+        assert_close(log_per[index], one[1])
+        assert_close(marginals[index], one[2])
+
+
+def test_marginals_reject_bad_input(backend):
+    with pytest.raises(ValueError, match="square"):
+        permanent_marginals(np.zeros((3, 4)), backend=backend)
+    with pytest.raises(ValueError, match="at most 16"):
+        permanent_marginals(np.zeros((17, 17)), backend=backend)
+    with pytest.raises(ValueError, match="at least one matrix"):
+        permanent_marginals(np.zeros((0, 3, 3)), backend=backend)
+    for bad in (np.nan, np.inf, -np.inf):
+        log_a = np.zeros((3, 3))
+        log_a[1, 2] = bad
+        with pytest.raises(ValueError, match="log_a"):
+            permanent_marginals(log_a, backend=backend)
+    with pytest.raises(TypeError, match="log_a"):
+        permanent_marginals(np.zeros((2, 2), dtype=complex), backend=backend)

@@ -19,6 +19,7 @@ spaces' conventions (rankings best first) are those of :mod:`refefl.partition._s
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, NamedTuple
 
@@ -27,7 +28,7 @@ from scipy.special import softmax
 
 from refefl._validation import as_float_array, check_finite, check_positive_int
 from refefl.partition import _oracles
-from refefl.partition._permanent import max_weight_assignments
+from refefl.partition._permanent import assignment_scaling, max_weight_assignments, permanent_marginals
 from refefl.partition._spaces import BinaryVectors, Permutations, _check_states, _sigmoid
 
 
@@ -341,8 +342,10 @@ class PermutahedronEnergy(_PermutationEnergy):
         return marginals @ np.arange(self.k, 0, -1, dtype=theta.dtype)
 
     def _nll(self, theta, targets, return_grad):
-        loss = _scaled_birkhoff_nll(_oracles.permutahedron_as_birkhoff(theta), targets).astype(theta.dtype)
-        return (loss, self._marginals(theta) - _ranks(targets[:, 0]).astype(theta.dtype)) if return_grad else loss
+        loss, marginals = _birkhoff_nll(_oracles.permutahedron_as_birkhoff(theta), targets, return_grad, "theta")
+        if not return_grad:
+            return loss
+        return loss, marginals @ np.arange(self.k, 0, -1, dtype=theta.dtype) - _ranks(targets[:, 0]).astype(theta.dtype)
 
     def _mode(self, theta):
         return self.space.mode(theta)
@@ -396,10 +399,10 @@ class BirkhoffEnergy(_PermutationEnergy):
         return _oracles.birkhoff_marginals(Theta)
 
     def _nll(self, Theta, targets, return_grad):
-        loss = _scaled_birkhoff_nll(Theta, targets).astype(Theta.dtype)
+        loss, marginals = _birkhoff_nll(Theta, targets, return_grad, "Theta")
         if not return_grad:
             return loss
-        return loss, self._marginals(Theta) - self._vjp(Theta, targets, np.ones((Theta.shape[0], 1), Theta.dtype))
+        return loss, marginals - self._vjp(Theta, targets, np.ones((Theta.shape[0], 1), Theta.dtype))
 
     def _mode(self, Theta):
         assignment, _ = max_weight_assignments(Theta.astype(np.float64))  # assignment[i] = rank of item i
@@ -440,12 +443,22 @@ def _assignment_values(Theta, sigma):
     return Theta[np.arange(n)[:, None, None], sigma, np.arange(k)].sum(axis=-1)
 
 
-def _scaled_birkhoff_nll(Theta, targets):
-    r""":math:`\log Z - \langle\Theta, P_y\rangle` computed on the assignment-scaled S (same model, same NLL): S is
-    exactly 0 on the best assignment, so the NLL of a near-mode y keeps its digits when :math:`|\Theta|` is huge
-    (log Z and g(y) of Θ itself would cancel)."""
-    scaled = _oracles.assignment_scaled(Theta)
-    return _oracles.birkhoff_log_partition(scaled) - _assignment_values(scaled, targets)[:, 0]
+def _birkhoff_nll(Theta, targets, return_grad, name):
+    r"""(:math:`\log Z - \langle\Theta, P_y\rangle`, the marginals or None) of scores Θ (n, k, k) and targets
+    (n, 1, k). The NLL is computed on the assignment-scaled S (same model, same NLL): S is exactly 0 on the best
+    assignment, so the NLL of a near-mode y keeps its digits when :math:`|\Theta|` is huge (log Z and g(y) of Θ
+    itself would cancel). With the gradient, S, log Z and the marginals come from one :func:`permanent_marginals`
+    pass (k ≤ 16); without it, log Z from :func:`log_permanent` of S (k ≤ 24)."""
+    k = Theta.shape[-1]
+    if return_grad:
+        _oracles.check_order(k, _oracles.MAX_MARGINAL_ORDER, name)
+        scaled, log_per, marginals = permanent_marginals(Theta)
+        log_z = log_per - math.lgamma(k + 1)
+    else:
+        scaled = assignment_scaling(Theta.reshape(-1, k, k).astype(np.float64))[0]
+        log_z, marginals = _oracles.birkhoff_log_partition(scaled), None
+    loss = log_z - _assignment_values(scaled, targets)[:, 0]
+    return loss.astype(Theta.dtype, copy=False), marginals
 
 
 def _ranks(sigma):

@@ -8,7 +8,8 @@ uniform over N states this is :math:`\operatorname{logsumexp}_y g(y) - \log N`),
 - sets, pairwise :math:`g = \langle u, y\rangle + \frac12 \langle y, U y\rangle`: enumeration of the 2^k states
   (k ≤ 16);
 - permutations, Birkhoff :math:`g = \langle \Theta, P_\sigma\rangle`: :math:`\log\operatorname{per}(e^\Theta)
-  - \log k!` (k ≤ 24), marginals :math:`\mathbb E_p P_\sigma` from the permanents of the minors (k ≤ 16);
+  - \log k!` (k ≤ 24), marginals :math:`\mathbb E_p P_\sigma` (the permanents of the minors, from the subset
+  sums of :func:`permanent_marginals`; k ≤ 16);
 - permutations, permutahedron :math:`g = \langle\theta, \rho_\sigma\rangle`: the Birkhoff case with the rank-one
   :math:`\Theta_{ir} = \theta_i (k - r)`, since :math:`\langle\theta, \rho_\sigma\rangle = \sum_r \theta_{\sigma_r}
   (k - r)`.
@@ -20,11 +21,9 @@ import math
 import numpy as np
 
 from refefl._validation import as_float_array, check_finite, check_scores, common_float_dtype
-from refefl.partition._permanent import MAX_ORDER, assignment_potentials, log_permanent, max_weight_assignments
+from refefl.partition._permanent import MAX_MARGINAL_ORDER, MAX_ORDER, log_permanent, permanent_marginals
 from refefl.partition._spaces import MAX_SET_STATES, BinaryVectors
 
-#: Largest k for :func:`birkhoff_marginals`: k² permanents of order k − 1 (2^(k-2) terms each).
-MAX_MARGINAL_ORDER = 16
 #: Largest k for the pairwise enumeration (2^k states, :meth:`BinaryVectors.enumerate`'s limit).
 MAX_PAIRWISE_LABELS = int(math.log2(MAX_SET_STATES))
 #: Elements of the (chunk, 2^k, k) array the pairwise enumeration forms at a time.
@@ -191,10 +190,10 @@ def birkhoff_marginals(Theta) -> np.ndarray:
         = \exp\Big(\Theta_{ir} + \log\operatorname{per}\big(e^{\Theta_{-i,-r}}\big)
         - \log\operatorname{per}\big(e^{\Theta}\big)\Big),
 
-    where :math:`\Theta_{-i,-r}` deletes row i and column r (Laplace expansion of the permanent along row i). The
-    k² minors go through :func:`log_permanent` as one batch, after Θ is shifted by the dual potentials of its
-    maximum-weight assignment (rows and columns shifts leave p unchanged), so that the log-ratios stay accurate
-    for :math:`|\Theta|` up to 1e300.
+    where :math:`\Theta_{-i,-r}` deletes row i and column r (Laplace expansion of the permanent along row i). All
+    k² of them come from one pass of forward and backward sums over the column subsets (:func:`permanent_marginals`,
+    O(k 2^k), nonnegative terms), after Θ is shifted by the dual potentials of its maximum-weight assignment (row
+    and column shifts leave p unchanged): accurate for :math:`|\Theta|` up to 1e300.
 
     Parameters
     ----------
@@ -212,14 +211,7 @@ def birkhoff_marginals(Theta) -> np.ndarray:
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
     """
     Theta = _check_square(Theta, "Theta", MAX_MARGINAL_ORDER)
-    k = Theta.shape[-1]
-    if k == 1:
-        return np.ones_like(Theta)
-    scaled = assignment_scaled(Theta)
-    rows = np.nonzero(~np.eye(k, dtype=bool))[1].reshape(k, k - 1)  # rows[i] = every row (or column) but i
-    minors = scaled[..., rows[:, None, :, None], rows[None, :, None, :]]  # [..., i, r] = without row i, column r
-    log_marginals = scaled + log_permanent(minors) - np.asarray(log_permanent(scaled))[..., None, None]
-    return np.exp(np.minimum(log_marginals, 0.0)).astype(Theta.dtype, copy=False)
+    return permanent_marginals(Theta)[2]
 
 
 # -- shared pieces ----------------------------------------------------------------------------------------------
@@ -228,20 +220,6 @@ def permutahedron_as_birkhoff(theta: np.ndarray) -> np.ndarray:
     :math:`\langle\Theta, P_\sigma\rangle = \langle\theta, \rho_\sigma\rangle`, shape (..., k, k)."""
     k = theta.shape[-1]
     return theta[..., :, None] * np.arange(k, 0, -1, dtype=theta.dtype)
-
-
-def assignment_scaled(Theta: np.ndarray) -> np.ndarray:
-    r""":math:`S = \Theta - u 1^\top - 1 v^\top \le 0` (float64) with the maximum-weight assignment's dual potentials
-    (u, v), exactly 0 on that assignment: the same model as Θ (every ranking loses :math:`\sum u + \sum v`), whose
-    log-permanents stay in [-(range of Θ), log k!] so that the marginals' log-ratios keep their digits when
-    :math:`|\Theta|` is huge (docs/permanent.md §1)."""
-    k = Theta.shape[-1]
-    weights = Theta.reshape(-1, k, k).astype(np.float64)
-    assignment, _ = max_weight_assignments(weights)  # finite Θ: always feasible
-    u, v = assignment_potentials(weights, assignment)
-    scaled = np.minimum(weights - u[:, :, None] - v[:, None, :], 0.0)
-    np.put_along_axis(scaled, assignment[:, :, None], 0.0, axis=2)
-    return scaled.reshape(Theta.shape)
 
 
 def pairwise_state_energies(u: np.ndarray, U: np.ndarray) -> np.ndarray:

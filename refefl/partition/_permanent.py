@@ -17,17 +17,27 @@ For :math:`A = e^{L}` (entrywise, :math:`L_{ij} = -\infty` meaning :math:`a_{ij}
 
 :func:`log_permanent_batch` is the NumPy reference of the compiled kernel ``refefl_ext.log_permanent_batch``
 (which walks the signs in Gray-code order); :func:`log_permanent` validates and picks the backend.
+
+The gradient :math:`\partial \log\operatorname{per}(e^L) / \partial L_{ij}` (the Birkhoff marginals) comes from
+:func:`permanent_marginals` (twin pair :func:`permanent_marginals_batch`): after the same scaling, sums over the
+subsets of columns, forward and backward, give the permanent and all k² derivatives in O(k 2^k) operations, every
+term nonnegative (``docs/permanent.md`` §3).
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from refefl import _backend
-from refefl._validation import as_float_array
+from refefl._validation import as_float_array, check_finite
 
 #: Largest order k accepted: the walk has 2^(k-1) steps of O(k) (about a second at k = 24).
 MAX_ORDER = 24
+
+#: Largest order k for :func:`permanent_marginals`: the subset sums hold 2^k values per matrix.
+MAX_MARGINAL_ORDER = 16
 
 #: Elements of the (batch, k, block) array of row sums that the NumPy twin forms at a time.
 _BLOCK_ELEMENTS = 1 << 21
@@ -104,15 +114,115 @@ def log_permanent_batch(log_a: np.ndarray, out: np.ndarray) -> None:
     (module docstring), ``-inf`` when no assignment has finite weight.
     """
     weights = log_a.astype(np.float64)
-    assignment, feasible = max_weight_assignments(weights)
-    u, v = assignment_potentials(weights, assignment)
-    scaled = np.exp(np.minimum(weights - u[:, :, None] - v[:, None, :], 0.0))  # ≤ 0 up to rounding
-    # exactly 0 on σ*: at |L| ~ 1e100 the rounding of u + v is far above 1 and would zero these entries
-    np.put_along_axis(scaled, assignment[:, :, None], 1.0, axis=2)
+    log_scaled, assignment, feasible = assignment_scaling(weights)
     total = np.take_along_axis(weights, assignment[:, :, None], axis=2).sum(axis=(1, 2))
     with np.errstate(invalid="ignore"):  # infeasible matrices have -inf weight and NaN in `scaled`: masked below
-        out[...] = np.where(feasible, total + np.log(glynn_sums(scaled)) - (weights.shape[1] - 1) * np.log(2.0),
-                            -np.inf)
+        out[...] = np.where(feasible, total + np.log(glynn_sums(np.exp(log_scaled)))
+                            - (weights.shape[1] - 1) * np.log(2.0), -np.inf)
+
+
+def permanent_marginals(log_a, *, backend: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The gradient of :math:`\log \operatorname{per}(e^{L})` over the last two axes, with the scaled matrix and
+    its log-permanent.
+
+    .. math::
+
+        M_{ij} = \frac{\partial \log\operatorname{per}(e^L)}{\partial L_{ij}}
+        = \frac{e^{L_{ij}} \operatorname{per}\big(e^{L_{-i,-j}}\big)}{\operatorname{per}(e^L)}
+        = \frac{1}{\operatorname{per}(A)} \sum_{T \subseteq [k] \setminus \{j\},\ |T| = i - 1}
+          F(T)\, a_{ij}\, B(T \cup \{j\}),
+
+    with :math:`A = e^S`, :math:`S = L - u 1^\top - 1 v^\top \le 0` the matrix scaled by the dual potentials of
+    a maximum-weight assignment σ* (exactly 0 on σ*; the same M), :math:`F(T)` the sum over the assignments of
+    rows :math:`1..|T|` to the columns T and :math:`B(T)` that of rows :math:`|T|+1..k` to the other columns:
+    :math:`F(T) = \sum_{j \in T} F(T \setminus j)\, a_{|T| j}`, :math:`B(T) = \sum_{j \notin T} a_{|T|+1, j}
+    B(T \cup j)`, :math:`\operatorname{per}(A) = F([k]) = B(\varnothing)`. O(k 2^k) operations in all, every
+    term nonnegative: the marginals are accurate to a few ulps relative to themselves (``docs/permanent.md`` §3).
+    M is the Birkhoff model's matrix of marginals :math:`p(\sigma_j = i)` (rows and columns sum to 1).
+
+    Parameters
+    ----------
+    log_a : array_like of shape (..., k, k)
+        Finite log-entries L; 1 ≤ k ≤ 16. Leading axes are a batch; float32 is kept, integers become float64.
+    backend : {"auto", "numpy", "ext"}, default "auto"
+        The compiled kernel or its NumPy twin (:func:`refefl._backend.select`).
+
+    Returns
+    -------
+    scaled : ndarray of shape (..., k, k)
+        S (≤ 0, zero on σ*); :math:`\langle S, P\rangle = \langle L, P\rangle - \sum_i L_{i\sigma^*(i)}` for
+        every permutation matrix P, whichever optimal potentials were used.
+    log_per_scaled : ndarray of shape (...)
+        :math:`\log\operatorname{per}(e^S) = \log\operatorname{per}(e^L) - \sum_i L_{i\sigma^*(i)}`, in
+        [0, log k!].
+    marginals : ndarray of shape (..., k, k)
+        M, in [0, 1] (not renormalized).
+
+    Raises
+    ------
+    ValueError
+        If the last two axes are not square, k > 16, the batch is empty, or ``log_a`` is not finite.
+
+    References
+    ----------
+    Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
+    ICML, §5 (the Birkhoff energy, whose log-partition gradient M is); Ryser (1963), *Combinatorial Mathematics*,
+    ch. 2 (the Laplace expansion :math:`\operatorname{per}(A) = \sum_j a_{ij} \operatorname{per}(A_{-i,-j})`).
+    """
+    arr = as_float_array(log_a, "log_a", min_ndim=2)
+    k = arr.shape[-1]
+    if arr.shape[-2] != k:
+        raise ValueError(f"log_a must be square over its last two axes, got shape {arr.shape}")
+    if k > MAX_MARGINAL_ORDER:
+        raise ValueError(f"log_a must be at most {MAX_MARGINAL_ORDER}x{MAX_MARGINAL_ORDER} for the marginals "
+                         f"(2^k subset sums), got k = {k}")
+    if arr.size == 0:
+        raise ValueError(f"log_a must hold at least one matrix, got shape {arr.shape}")
+    check_finite(arr, "log_a")
+    batch = np.ascontiguousarray(arr.reshape(-1, k, k))
+    scaled, marginals = np.empty_like(batch), np.empty_like(batch)
+    log_per = np.empty(batch.shape[0], dtype=arr.dtype)
+    _backend.select(permanent_marginals_batch, backend)(batch, scaled, log_per, marginals)
+    return scaled.reshape(arr.shape), log_per.reshape(arr.shape[:-2])[()], marginals.reshape(arr.shape)
+
+
+@_backend.numpy_twin
+def permanent_marginals_batch(log_a: np.ndarray, scaled: np.ndarray, log_per: np.ndarray,
+                              marginals: np.ndarray) -> None:
+    r"""Write, for each matrix :math:`L_b` of ``log_a``, the scaled :math:`S_b` into ``scaled[b]``,
+    :math:`\log\operatorname{per}(e^{S_b})` into ``log_per[b]`` and :math:`\partial\log\operatorname{per}
+    (e^{L_b})/\partial L_b` into ``marginals[b]`` (:func:`permanent_marginals`).
+
+    Parameters
+    ----------
+    log_a : ndarray of shape (n, k, k), float32 or float64, C-contiguous
+        Finite (trusted: :func:`permanent_marginals` validates), k ≤ 16.
+    scaled, marginals : ndarray of shape (n, k, k), dtype of ``log_a``
+    log_per : ndarray of shape (n,), dtype of ``log_a``
+
+    Computed in float64 whatever the dtype; the subset sums of a block of matrices at a time, one popcount layer of
+    subsets per NumPy operation.
+    """
+    n, k, _ = log_a.shape
+    chunk = max(1, _BLOCK_ELEMENTS // (k << k))
+    for start in range(0, n, chunk):
+        block = slice(start, start + chunk)
+        log_scaled, _, _ = assignment_scaling(log_a[block].astype(np.float64))
+        per, grad = subset_sums(np.exp(log_scaled))
+        scaled[block], log_per[block], marginals[block] = log_scaled, np.log(per), grad / per[:, None, None]
+
+
+def assignment_scaling(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r""":math:`S = W - u 1^\top - 1 v^\top` (≤ 0, exactly 0 on σ*) of each (k, k) matrix of ``weights`` (n, k, k),
+    σ* (n, k) and its feasibility (:func:`max_weight_assignments`, :func:`assignment_potentials`); NaN in S for
+    an infeasible matrix."""
+    assignment, feasible = max_weight_assignments(weights)
+    u, v = assignment_potentials(weights, assignment)
+    with np.errstate(invalid="ignore"):  # infeasible matrices (-inf - -inf): discarded by the caller
+        log_scaled = np.minimum(weights - u[:, :, None] - v[:, None, :], 0.0)  # ≤ 0 up to rounding
+    # exactly 0 on σ*: at |L| ~ 1e100 the rounding of u + v is far above 1 and would zero these entries
+    np.put_along_axis(log_scaled, assignment[:, :, None], 0.0, axis=2)
+    return log_scaled, assignment, feasible
 
 
 def max_weight_assignments(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,3 +276,38 @@ def glynn_sums(a: np.ndarray) -> np.ndarray:
         row_sums = a[:, :, :low] @ low_signs.T + (a[:, :, low:] @ high_signs)[:, :, None]  # (n, k, 2^low)
         total += np.prod(row_sums, axis=1) @ (low_parity * np.prod(high_signs))
     return total
+
+
+def subset_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""per(A) (n,) and :math:`\operatorname{per}(A) \, \partial \log \operatorname{per}(A) / \partial \log a_{ij}
+    = a_{ij} \operatorname{per}(A_{-i,-j})` (n, k, k) of each matrix of ``a`` (n, k, k), nonnegative entries.
+
+    F (forward, :math:`F(\varnothing) = 1`) and B (backward, :math:`B([k]) = 1`) are indexed by the bit mask of T;
+    layer r holds the masks of popcount r. Layer r of F needs layer r − 1 (row r − 1 joins, 0-based); layer r of B
+    needs layer r + 1 (row r joins), and its terms, weighted by F, are row r of the result.
+    """
+    n, k, _ = a.shape
+    bits = 1 << np.arange(k)
+    full = (1 << k) - 1
+    forward, backward = np.zeros((n, full + 1)), np.zeros((n, full + 1))
+    forward[:, 0] = backward[:, full] = 1.0
+    layers = _popcount_layers(k)
+    for r in range(1, k + 1):
+        masks = layers[r]
+        member = (masks[:, None] & bits) != 0  # (C, k): j ∈ T
+        forward[:, masks] = np.sum(forward[:, masks[:, None] ^ bits] * member * a[:, r - 1, None, :], axis=2)
+    grad = np.empty_like(a)
+    for r in range(k - 1, -1, -1):
+        masks = layers[r]
+        terms = a[:, r, None, :] * backward[:, masks[:, None] | bits] * ((masks[:, None] & bits) == 0)  # j ∉ T
+        backward[:, masks] = np.sum(terms, axis=2)
+        grad[:, r, :] = np.einsum("nc,ncj->nj", forward[:, masks], terms)
+    return forward[:, full], grad
+
+
+@functools.lru_cache(maxsize=None)
+def _popcount_layers(k: int) -> tuple[np.ndarray, ...]:
+    """The bit masks of {0, .., 2^k − 1} grouped by popcount r = 0..k, each increasing."""
+    masks = np.arange(1 << k)
+    counts = sum((masks >> j) & 1 for j in range(k))
+    return tuple(masks[counts == r] for r in range(k + 1))
