@@ -28,7 +28,16 @@ def _isotonic_jvp(x, v, increasing=True):
 
 def refefl_jvp(name: str) -> Callable:
     """refefl's JVP ``(x, v) -> J(x) v`` for a kind name: a regularizer name (``"sparsemax"``, ``"shannon"``,
-    ``"tsallis"`` at α = 1.5, ...), ``"isotonic"``, ``"soft_rank"`` or ``"soft_sort"`` (l2, strength 1)."""
+    ``"tsallis"`` at α = 1.5, ...), ``"isotonic"``, ``"soft_rank"`` or ``"soft_sort"`` (l2, strength 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.testing import refefl_jvp
+    >>> jvp = refefl_jvp("sparsemax")
+    >>> jvp(np.array([1.0, 0.5, -1.0]), np.array([1.0, 0.0, 0.0]))
+    array([ 0.5, -0.5,  0. ])
+    """
     from refefl.projections import soft_rank_jvp, soft_sort_jvp
     from refefl.regularizers import regularizer
 
@@ -187,6 +196,13 @@ def check_jvp(fn: Callable, jvp_fn: Callable, reference: str | Callable | None =
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, §4 (Jacobians of the
     regularized predictions); Blondel et al. (2020), "Fast Differentiable Sorting and Ranking", ICML, §5.
+
+    Examples
+    --------
+    >>> from refefl.projections import soft_rank, soft_rank_jvp
+    >>> from refefl.testing import check_jvp
+    >>> check_jvp(soft_rank, soft_rank_jvp, examples=5).ok
+    True
     """
     return _check("jvp", fn, jvp_fn, reference, convert=convert, dtype=dtype, examples=examples, seed=seed,
                   axis=axis, batched=batched, properties=properties, min_size=min_size)
@@ -204,6 +220,13 @@ def check_vjp(fn: Callable, vjp_fn: Callable, reference: str | Callable | None =
     References
     ----------
     Blondel et al. (2020), "Fast Differentiable Sorting and Ranking", ICML, §5 (the Jacobians of PAV).
+
+    Examples
+    --------
+    >>> from refefl.projections import soft_sort, soft_sort_vjp
+    >>> from refefl.testing import check_vjp
+    >>> check_vjp(soft_sort, soft_sort_vjp, examples=5).ok
+    True
     """
     return _check("vjp", fn, vjp_fn, reference, convert=convert, dtype=dtype, examples=examples, seed=seed,
                   axis=axis, batched=batched, properties=properties, min_size=min_size)

@@ -213,6 +213,15 @@ def check_fy_loss(value_fn: Callable, grad_fn: Callable | None = None, regulariz
     References
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Def. 2 and Prop. 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl import FenchelYoungLoss, regularizer
+    >>> from refefl.testing import check_fy_loss
+    >>> loss = FenchelYoungLoss(regularizer("sparsemax"))
+    >>> check_fy_loss(loss.value, loss.grad, "sparsemax", examples=5).ok
+    True
     """
     from refefl.regularizers import Regularizer, regularizer as make
 

@@ -213,6 +213,18 @@ def check_prediction_map(fn: Callable, regularizer="sparsemax", *, convert=None,
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, Prop. 1 (ŷ is the argmax,
     the Fenchel-Young inequality) and §4 (the maps).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import sparsemax
+    >>> from refefl.testing import check_prediction_map
+    >>> check_prediction_map(sparsemax, "sparsemax", examples=5).ok
+    True
+    >>> too_flat = lambda theta: sparsemax(np.asarray(theta) / 2)
+    >>> report = check_prediction_map(too_flat, "sparsemax", examples=5)
+    >>> print(report.ok, len(report.failures) > 0)
+    False True
     """
     from refefl.regularizers import Regularizer, regularizer as make
 
@@ -239,6 +251,16 @@ def check_projection(fn: Callable, domain_name: str = "simplex", *, convert=None
     ----------
     Blondel, Martins, Niculae (2020), "Learning with Fenchel-Young Losses", JMLR 21, §4.2 (sparse maps as
     Euclidean projections).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.projections import projection_simplex
+    >>> from refefl.testing import check_projection
+    >>> check_projection(projection_simplex, "simplex", examples=5).ok
+    True
+    >>> check_projection(lambda x: np.clip(x, 0.0, 1.0), "simplex", examples=5).ok
+    False
     """
     dom = domain(domain_name, **params)
     ctx = _common(fn, dom, dom.project, dtype=dtype, axis=axis, convert=convert, batched=batched,

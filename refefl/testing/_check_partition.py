@@ -117,6 +117,13 @@ def check_min_min_loss(value_fn: Callable, grad_fn: Callable | None = None, *, d
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the min-min objective and its minimizer over τ) and §4 (f-divergences).
+
+    Examples
+    --------
+    >>> from refefl.partition import min_min_loss
+    >>> from refefl.testing import check_min_min_loss
+    >>> check_min_min_loss(min_min_loss, examples=5).ok
+    True
     """
     from refefl.partition._loss import _check_divergence
 

@@ -120,6 +120,13 @@ def check_isotonic(fn: Callable, *, increasing: bool = True, convert=None, dtype
     ----------
     Best, Chakravarti (1990), "Active set algorithms for isotonic regression; a unifying framework",
     Math. Programming 47 (the pool-adjacent-violators algorithm and its optimality conditions).
+
+    Examples
+    --------
+    >>> from refefl.projections import isotonic_regression
+    >>> from refefl.testing import check_isotonic
+    >>> check_isotonic(isotonic_regression, examples=5).ok
+    True
     """
     from refefl.projections import isotonic_regression
 
@@ -210,6 +217,16 @@ def check_soft_rank(fn: Callable, regularization: str = "l2", *, strength: float
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, §3 (Eq. 5-6).
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from refefl.projections import soft_rank
+    >>> from refefl.testing import check_soft_rank
+    >>> check_soft_rank(partial(soft_rank, regularization="kl"), "kl", strength_keyword="strength", examples=5).ok
+    True
+    >>> check_soft_rank(soft_rank, "kl", examples=5).ok  # the default regularization is "l2"
+    False
     """
     return _check_soft(fn, "soft_rank", strength=strength, regularization=regularization,
                        strength_keyword=strength_keyword, convert=convert, dtype=dtype, examples=examples,
@@ -232,6 +249,15 @@ def check_soft_sort(fn: Callable, regularization: str = "l2", *, strength: float
     References
     ----------
     Blondel, Teboul, Berthet, Djolonga (2020), "Fast Differentiable Sorting and Ranking", ICML, §3 (Eq. 5-6).
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from refefl.projections import soft_sort
+    >>> from refefl.testing import check_soft_sort
+    >>> sort_at_half = partial(soft_sort, strength=0.5)
+    >>> check_soft_sort(sort_at_half, "l2", strength=0.5, strength_keyword="strength", examples=5).ok
+    True
     """
     return _check_soft(fn, "soft_sort", strength=strength, regularization=regularization,
                        strength_keyword=strength_keyword, convert=convert, dtype=dtype, examples=examples,

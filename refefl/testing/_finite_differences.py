@@ -11,6 +11,14 @@ def directional_derivative(f: Callable, x: np.ndarray, v: np.ndarray, *, eps: fl
 
     Its error is :math:`O(\epsilon^2 \|f'''\|) + O(\mathrm{eps}_{64} |f| / \epsilon)`; with ε = 1e-6 it agrees with
     an exact derivative of a smooth f to about 1e-8 relative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.testing import directional_derivative
+    >>> d = directional_derivative(np.sin, np.array([0.0, np.pi]), np.array([1.0, 2.0]))
+    >>> print(np.round(d, 6))
+    [ 1. -2.]
     """
     x = np.asarray(x, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
@@ -18,7 +26,16 @@ def directional_derivative(f: Callable, x: np.ndarray, v: np.ndarray, *, eps: fl
 
 
 def central_difference(f: Callable, x: np.ndarray, *, eps: float = 1e-6) -> np.ndarray:
-    """Gradient of a scalar function ``f`` at ``x`` by central differences, coordinate by coordinate (float64)."""
+    """Gradient of a scalar function ``f`` at ``x`` by central differences, coordinate by coordinate (float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.testing import central_difference
+    >>> g = central_difference(lambda x: np.sum(x ** 3), np.array([1.0, -2.0]))
+    >>> print(np.round(g, 6))
+    [ 3. 12.]
+    """
     x = np.asarray(x, dtype=np.float64)
     grad = np.empty_like(x)
     for index in np.ndindex(x.shape):

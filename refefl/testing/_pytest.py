@@ -18,6 +18,16 @@ def parametrize_checks(fn: Callable, kind: str, **options):
 
     ``kind`` is one of ``python -m refefl check --list``; ``options`` are those of the check (``dtype``,
     ``examples``, ``seed``, ``convert``, ``axis``, ``batched``, ...).
+
+    Examples
+    --------
+    >>> from refefl.projections import sparsemax
+    >>> from refefl.testing import parametrize_checks
+    >>> mark = parametrize_checks(sparsemax, kind="sparsemax", examples=5)
+    >>> print(mark.name, mark.args[0])
+    parametrize check
+    >>> check = mark.args[1][0]
+    >>> check()
     """
     import pytest
 

@@ -16,6 +16,14 @@ class PropertyResult:
     ``counterexample`` is the minimal input Hypothesis found (as nested lists), ``expected``/``got`` the values
     compared there, ``max_ulps`` and ``max_rel`` the largest error in units in the last place of the dtype and
     relative to ``max(|expected|, tiny)``; ``reason`` says why a property was skipped or what failed.
+
+    Examples
+    --------
+    >>> from refefl.projections import sparsemax
+    >>> from refefl.testing import check_prediction_map
+    >>> result = check_prediction_map(sparsemax, "sparsemax", examples=5).results[0]
+    >>> print(result.name, result.verdict, result.passed)
+    agrees_with_refefl passed True
     """
 
     name: str
@@ -39,6 +47,15 @@ class CheckReport:
     """Per-property results of one ``check_*`` call on one implementation.
 
     ``raise_for_failures()`` raises ``AssertionError`` with :meth:`table` when any property failed.
+
+    Examples
+    --------
+    >>> from refefl.projections import sparsemax
+    >>> from refefl.testing import check_prediction_map
+    >>> report = check_prediction_map(sparsemax, "sparsemax", examples=5)
+    >>> print(report.ok, len(report.failures))
+    True 0
+    >>> report.raise_for_failures()
     """
 
     kind: str
