@@ -176,8 +176,8 @@ def test_empty_batches_of_permutahedron_projections(backend, n_rows, k):
 
 
 def test_empty_batch_returns_empty_blocks(backend):
-    v, blocks = refefl.isotonic_regression(np.zeros((0, 3)), return_blocks=True, backend=backend)
-    assert v.shape == (0, 3) and blocks == []
+    result = refefl.isotonic_regression(np.zeros((0, 3)), return_blocks=True, backend=backend)
+    assert result.fit.shape == (0, 3) and result.starts.shape == (0, 4) and result.n_blocks.shape == (0,)
 
 
 # -- 8. iteration budgets --------------------------------------------------------------------------------------

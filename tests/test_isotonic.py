@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import refefl
+from refefl import _backend
 from refefl.testing import assert_close
 from strategies import vectors, with_ties
 
@@ -25,8 +26,8 @@ def test_matches_scipy_blocks(backend, y, increasing):
     (With ties and weights, scipy's pooled mean Σwy/Σw of equal values can round away from them and split a
     block; refefl's incremental mean keeps equal values equal, so ties always pool.)
     """
-    _, blocks = refefl.isotonic_regression(y, increasing=increasing, return_blocks=True, backend=backend)
-    np.testing.assert_array_equal(blocks, scipy.optimize.isotonic_regression(y, increasing=increasing).blocks)
+    result = refefl.isotonic_regression(y, increasing=increasing, return_blocks=True, backend=backend)
+    np.testing.assert_array_equal(result.blocks(), scipy.optimize.isotonic_regression(y, increasing=increasing).blocks)
 
 
 def test_equal_values_get_equal_fits(backend):
@@ -34,14 +35,15 @@ def test_equal_values_get_equal_fits(backend):
     y = np.full(5, 1.78817171)
     fit = refefl.isotonic_regression(y, weights=np.linspace(0.5, 2, 5), backend=backend)
     assert_close(fit, y)
-    _, blocks = refefl.isotonic_regression(np.full(5, 1.5), return_blocks=True, backend=backend)
-    np.testing.assert_array_equal(blocks, [0, 5])
+    result = refefl.isotonic_regression(np.full(5, 1.5), return_blocks=True, backend=backend)
+    np.testing.assert_array_equal(result.blocks(), [0, 5])
 
 
 @given(vectors(1, 40))
 def test_kkt_conditions(backend, y):
     """Monotone; each block holds the mean of its data; pooled prefixes never beat the block mean (optimality)."""
-    fit, blocks = refefl.isotonic_regression(y, return_blocks=True, backend=backend)
+    fit, starts, n_blocks = refefl.isotonic_regression(y, return_blocks=True, backend=backend)
+    blocks = starts[: n_blocks + 1]
     assert np.all(np.diff(fit) >= 0)
     for start, stop in zip(blocks[:-1], blocks[1:]):
         block = y[start:stop]
@@ -52,16 +54,17 @@ def test_kkt_conditions(backend, y):
 
 
 def test_published_fixture():
-    fit, blocks = refefl.isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
-    np.testing.assert_array_equal(fit, [4, 4, 4, 4, 4, 4, 8])
-    np.testing.assert_array_equal(blocks, [0, 6, 7])
+    result = refefl.isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
+    np.testing.assert_array_equal(result.fit, [4, 4, 4, 4, 4, 4, 8])
+    np.testing.assert_array_equal(result.blocks(), [0, 6, 7])
 
 
 @given(vectors(1, 30), vectors(1, 30))
 def test_kl_block_values_are_optimal(backend, s, log_w):
     n = min(s.size, log_w.size)
     s, log_w = s[:n], log_w[:n]
-    v, blocks = refefl.isotonic_regression_kl(s, log_w, return_blocks=True, backend=backend)
+    result = refefl.isotonic_regression_kl(s, log_w, return_blocks=True, backend=backend)
+    v, blocks = result.fit, result.blocks()
     assert np.all(np.diff(v) <= 0)
     for start, stop in zip(blocks[:-1], blocks[1:]):
         expected = np.logaddexp.reduce(s[start:stop]) - np.logaddexp.reduce(log_w[start:stop])
@@ -117,3 +120,37 @@ def test_batched_axis_strided_readonly(backend):
 
 def test_integers_become_float64():
     assert refefl.isotonic_regression([3, 1, 2]).dtype == np.float64
+
+
+@pytest.mark.parametrize("shape, axis", [((7,), -1), ((3, 7), -1), ((7, 3), 0), ((2, 3, 7), -1), ((2, 7, 3), 1)])
+@pytest.mark.parametrize("kl", [False, True])
+def test_return_blocks_is_one_result_type_for_every_shape(backend, shape, axis, kl):
+    """An IsotonicResult for 1-D and batched input alike: the fit of return_blocks=False, the starts of each row
+    padded with n, and each row's blocks equal to those of the row solved alone."""
+    rng = np.random.default_rng(len(shape) + axis)
+    y = np.round(rng.normal(size=shape), 1)  # ties included
+    solve = ((lambda a, **kw: refefl.isotonic_regression_kl(a, -np.abs(a), **kw)) if kl
+             else refefl.isotonic_regression)
+    result = solve(y, axis=axis, return_blocks=True, backend=backend)
+    assert type(result) is refefl.projections.IsotonicResult
+    np.testing.assert_array_equal(result.fit, solve(y, axis=axis, backend=backend))
+    n, batch = shape[axis], np.delete(shape, axis % len(shape))
+    assert result.starts.shape == tuple(batch) + (n + 1,) and result.starts.dtype == np.intp
+    assert result.n_blocks.shape == tuple(batch)
+    rows = np.moveaxis(y, axis, -1)
+    for index in np.ndindex(*batch):
+        own = solve(rows[index], return_blocks=True, backend=backend)
+        np.testing.assert_array_equal(result.blocks(*index), own.blocks())
+        assert result.n_blocks[index] == own.n_blocks == own.blocks().size - 1
+        np.testing.assert_array_equal(result.starts[index][result.n_blocks[index] + 1:], n)  # the padding
+        np.testing.assert_array_equal(np.moveaxis(result.fit, axis, -1)[index], own.fit)
+
+
+@pytest.mark.skipif(not _backend.ext_runs(), reason="refefl_ext is not built, or REFEFL_PURE_NUMPY=1")
+def test_return_blocks_is_the_same_on_both_backends():
+    y = np.round(np.random.default_rng(0).normal(size=(5, 9)), 1)
+    numpy, ext = (refefl.isotonic_regression(y, return_blocks=True, backend=b) for b in ("numpy", "ext"))
+    assert type(numpy) is type(ext)
+    np.testing.assert_array_equal(numpy.starts, ext.starts)
+    np.testing.assert_array_equal(numpy.n_blocks, ext.n_blocks)
+    assert_close(ext.fit, numpy.fit)

@@ -70,8 +70,8 @@ def run_demo(out: str = "refefl_demo.png") -> int:
         print(f"{name:>16}: ŷ = {omega.predict(THETA)}  Ω*(θ) = {float(omega.conjugate(THETA)):.6f}")
         checks = _check_properties(omega, loss)
         print(" " * 18 + "  ".join(f"{key} = {value:.3g}" for key, value in checks.items()))
-    v, blocks = refefl.isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
-    print(f"\nisotonic regression of [8, 4, 8, 2, 2, 0, 8]: {v}, blocks {blocks}")
+    result = refefl.isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
+    print(f"\nisotonic regression of [8, 4, 8, 2, 2, 0, 8]: {result.fit}, blocks {result.blocks()}")
     try:
         _plot(out)
     except ImportError:

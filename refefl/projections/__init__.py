@@ -2,13 +2,14 @@
 permutahedron (soft sort and rank), and the root finding they share."""
 from refefl.projections._capped_simplex import capped_simplex_entropic, projection_capped_simplex
 from refefl.projections._entmax import entmax
-from refefl.projections._isotonic import isotonic_regression, isotonic_regression_kl
+from refefl.projections._isotonic import IsotonicResult, isotonic_regression, isotonic_regression_kl
 from refefl.projections._permutahedron import projection_permutahedron, soft_rank, soft_sort
 from refefl.projections._permutahedron import projection_permutahedron_jvp, soft_rank_jvp, soft_sort_jvp
 from refefl.projections._permutahedron import projection_permutahedron_vjp, soft_rank_vjp, soft_sort_vjp
 from refefl.projections._simplex import projection_simplex, softmax, sparsemax
 
 __all__ = [
+    "IsotonicResult",
     "isotonic_regression",
     "isotonic_regression_kl",
     "softmax",

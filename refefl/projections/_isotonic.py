@@ -8,6 +8,7 @@ input and call one of them through the backend switch.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -154,10 +155,54 @@ def _sum_exponent(magnitude: float, n: int, limit: int = 1000) -> int:
     return min(0, limit - math.frexp(magnitude)[1] - (n - 1).bit_length()) if magnitude > 0 else 0
 
 
-def _split_blocks(starts: np.ndarray, n_blocks: np.ndarray, moved_shape):
-    """Block starts (with sentinel) as one array for 1-D input, else a list of arrays in row order."""
-    blocks = [starts[r, : n_blocks[r] + 1].copy() for r in range(starts.shape[0])]
-    return blocks[0] if len(moved_shape) == 1 else blocks
+class IsotonicResult(NamedTuple):
+    """An isotonic fit with its blocks: what :func:`isotonic_regression` and :func:`isotonic_regression_kl`
+    return with ``return_blocks=True``, whatever the shape of the input and the backend.
+
+    A block is a maximal run of entries sharing one fitted value. With ``batch`` the shape of the input without
+    ``axis`` (``()`` for 1-D input) and n the length along ``axis``:
+
+    Attributes
+    ----------
+    fit : ndarray of the shape and dtype of the input
+        The isotonic fit v.
+    starts : ndarray of shape batch + (n + 1,), intp
+        For each row, the start index of each of its blocks, then n, then n again up to length n + 1; so
+        ``np.diff(starts, axis=-1)`` holds the block lengths, followed by zeros.
+    n_blocks : ndarray of shape batch, intp
+        The number of blocks of each row.
+
+    Examples
+    --------
+    >>> from refefl.projections import isotonic_regression
+    >>> result = isotonic_regression([[8, 4, 8, 2], [1, 2, 4, 0]], return_blocks=True)
+    >>> result.fit
+    array([[5.5, 5.5, 5.5, 5.5],
+           [1. , 2. , 2. , 2. ]])
+    >>> result.starts
+    array([[0, 4, 4, 4, 4],
+           [0, 1, 4, 4, 4]])
+    >>> result.n_blocks
+    array([1, 2])
+    >>> result.blocks(1)
+    array([0, 1, 4])
+    """
+
+    fit: np.ndarray
+    starts: np.ndarray
+    n_blocks: np.ndarray
+
+    def blocks(self, *index: int) -> np.ndarray:
+        """The block starts of the row at ``index`` (none for 1-D input) followed by n: scipy's ``blocks``."""
+        return self.starts[index][: int(self.n_blocks[index]) + 1]
+
+
+def _result(v: np.ndarray, starts: np.ndarray, n_blocks: np.ndarray, moved_shape) -> IsotonicResult:
+    """The result of the kernel's rows: starts padded with n past each row's blocks, batch shape restored."""
+    n = starts.shape[1] - 1
+    starts[np.arange(n + 1) > n_blocks[:, None]] = n
+    batch = tuple(moved_shape[:-1])
+    return IsotonicResult(v, starts.reshape(batch + (n + 1,)), n_blocks.reshape(batch))
 
 
 def isotonic_regression(
@@ -188,8 +233,8 @@ def isotonic_regression(
         Finite, strictly positive case weights (default: all ones).
     increasing : bool, default True
     return_blocks : bool, default False
-        Also return the block boundaries: the start index of each block followed by ``n`` (like scipy's
-        ``blocks``). For 1-D input one int array; otherwise a list with one array per row, rows in C order.
+        Return an :class:`IsotonicResult`: the fit with the blocks of each row (their starts followed by ``n``,
+        as scipy's ``blocks``), one type for every input shape and backend.
     axis : int, default -1
     backend : {"auto", "numpy", "ext"}, default "auto"
         "numpy" runs the NumPy twin, "ext" the compiled one (``refefl_ext``), "auto" (the default) the backend of
@@ -198,7 +243,9 @@ def isotonic_regression(
     Returns
     -------
     v : ndarray of the shape and dtype of ``y``
-    blocks : ndarray or list of ndarray, only if ``return_blocks``
+        Without ``return_blocks``.
+    result : IsotonicResult
+        With ``return_blocks=True``: ``fit`` (v), ``starts`` and ``n_blocks``.
 
     References
     ----------
@@ -216,6 +263,9 @@ def isotonic_regression(
     >>> isotonic_regression([[1.0, 0.0], [0.0, 1.0]], weights=[[3.0, 1.0], [1.0, 1.0]])
     array([[0.75, 0.75],
            [0.  , 1.  ]])
+    >>> result = isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
+    >>> result.fit, result.blocks()
+    (array([4., 4., 4., 4., 4., 4., 8.]), array([0, 6, 7]))
     """
     y = as_float_array(y, "y")
     axis = check_axis(y, axis, "y")
@@ -239,7 +289,7 @@ def isotonic_regression(
     if y_exponent:
         out = np.ldexp(out, -y_exponent).astype(rows.dtype, copy=False)
     v = from_rows(out, moved_shape, axis)
-    return (v, _split_blocks(starts, n_blocks, moved_shape)) if return_blocks else v
+    return _result(v, starts, n_blocks, moved_shape) if return_blocks else v
 
 
 def isotonic_regression_kl(
@@ -267,6 +317,13 @@ def isotonic_regression_kl(
         Finite numbers (float32 kept when both are float32).
     increasing, return_blocks, axis, backend
         As in :func:`isotonic_regression`.
+
+    Returns
+    -------
+    v : ndarray of the shape of ``s``
+        Without ``return_blocks``.
+    result : IsotonicResult
+        With ``return_blocks=True``: ``fit`` (v), ``starts`` and ``n_blocks``.
 
     References
     ----------
@@ -297,4 +354,4 @@ def isotonic_regression_kl(
     n_blocks = np.empty(rows.shape[0], dtype=np.intp)
     kernel(rows, lw_rows, out, starts, n_blocks, increasing)
     v = from_rows(out, moved_shape, axis)
-    return (v, _split_blocks(starts, n_blocks, moved_shape)) if return_blocks else v
+    return _result(v, starts, n_blocks, moved_shape) if return_blocks else v

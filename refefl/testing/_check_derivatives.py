@@ -19,7 +19,7 @@ def _isotonic_jvp(x, v, increasing=True):
     """J v of unweighted isotonic regression: v averaged over each block of the fit."""
     from refefl.projections import isotonic_regression
 
-    _, starts = isotonic_regression(x, increasing=increasing, return_blocks=True, backend="numpy")
+    starts = isotonic_regression(x, increasing=increasing, return_blocks=True, backend="numpy").blocks()
     out = np.empty_like(v, dtype=np.float64)
     for lo, hi in zip(starts[:-1], starts[1:]):
         out[lo:hi] = np.mean(v[lo:hi])
