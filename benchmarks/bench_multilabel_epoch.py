@@ -6,7 +6,7 @@ maximization must not dominate). The models are the multilabel experiment's
 (:mod:`refefl.experiments.multilabel`): its shared settings (Adam, batch size, validation split) and, per model,
 the hyperparameters it chose on yeast (``benchmarks/results/multilabel/yeast.json``; without that file, the
 quick grid's configuration). Regularizers: binary entropy and ½‖·‖² on the box. The quadratic models run with
-the inner coordinate ascent compiled (``ext``) and in NumPy (``REFEFL_PURE_NUMPY=1``).
+the inner coordinate ascent compiled (``ext``) and in NumPy (``refefl.config_context(backend="numpy")``).
 
 First it checks that the two backends agree (ŷ, losses and gradients on a minibatch of a trained quadratic model,
 and the first epochs of training). Then, for each repeat, it trains every configuration in turn (interleaved, so
@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks._harness import Timing, max_abs_difference  # noqa: E402
 from benchmarks._report import RESULTS, stamp, table, thread_settings, write_csv  # noqa: E402
-from refefl import ConvergenceWarning  # noqa: E402
+from refefl import ConvergenceWarning, config_context  # noqa: E402
 from refefl.datasets import load_multilabel  # noqa: E402
 from refefl.estimators import EnergyMultilabelClassifier  # noqa: E402
 from refefl.experiments.multilabel import COMMON, model_grids  # noqa: E402
@@ -65,18 +65,9 @@ def configurations() -> tuple[dict[str, dict], str]:
     return settings, origin
 
 
-@contextlib.contextmanager
-def backend(name: str):
+def backend(name: str) -> contextlib.AbstractContextManager:
     """Run the estimators' inner coordinate ascent in NumPy (``"numpy"``) or compiled (``"ext"``)."""
-    saved = os.environ.get("REFEFL_PURE_NUMPY")
-    os.environ["REFEFL_PURE_NUMPY"] = "1" if name == "numpy" else "0"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["REFEFL_PURE_NUMPY"]
-        else:
-            os.environ["REFEFL_PURE_NUMPY"] = saved
+    return config_context(backend=name)
 
 
 def fit(settings: dict, data, epochs: int, seed: int) -> EnergyMultilabelClassifier:
