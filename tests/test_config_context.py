@@ -225,3 +225,14 @@ def test_the_context_is_per_thread():
     assert seen["child"] == "auto"
     assert seen["inside after"] == "auto"
     assert refefl.get_config() == {"backend": "auto"}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_the_experiments_units_run_under_the_callers_context(n_jobs):
+    """run_units carries the context into its worker processes, where it would otherwise start at "auto"."""
+    from refefl.experiments._protocol import run_units
+
+    with refefl.config_context(backend="numpy"):
+        configs = run_units(refefl.get_config, [()] * 3, n_jobs=n_jobs, progress=False)
+    assert configs == [{"backend": "numpy"}] * 3
+    assert run_units(refefl.get_config, [()], n_jobs=n_jobs, progress=False) == [{"backend": "auto"}]

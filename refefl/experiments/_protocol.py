@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 
+from refefl import config_context, get_config
+
 
 def grid(base: dict, **axes) -> list[dict]:
     """Every combination of the values in ``axes``, each merged into ``base`` (a dict value sets several keys)."""
@@ -42,15 +44,16 @@ def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, de
     Each unit is independent and seeds its own generator, so the results are the same, bit for bit, whatever
     ``n_jobs`` is (each worker also uses one BLAS thread, as the sequential run does). ``n_jobs=1`` runs in this
     process; ``n_jobs > 1`` in local worker processes; inside ``joblib.parallel_config(backend="dask")`` the units
-    go to the Dask cluster of the active ``dask.distributed.Client``. A tqdm bar counts finished units.
+    go to the Dask cluster of the active ``dask.distributed.Client``. A tqdm bar counts finished units. Every unit
+    runs under the caller's :func:`refefl.config_context` (worker processes would otherwise start at the default).
     """
     check_n_jobs(n_jobs)
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    units = list(units)
+    units, config = list(units), get_config()
     with blas_threads(1):
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_one_blas_thread)(function, *unit)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_unit)(function, config, *unit)
                                                                  for unit in units)
         return list(tqdm(results, total=len(units), desc=desc, disable=not progress, leave=False))
 
@@ -62,7 +65,7 @@ def check_n_jobs(n_jobs) -> int:
     return n_jobs
 
 
-def _one_blas_thread(function: Callable, *args):
-    """``function(*args)`` with one BLAS thread (in a worker process the limit is set again)."""
-    with blas_threads(1):
+def _run_unit(function: Callable, config: dict, *args):
+    """``function(*args)`` with one BLAS thread and refefl's ``config`` (in a worker process both are set again)."""
+    with blas_threads(1), config_context(**config):
         return function(*args)
