@@ -55,6 +55,14 @@ def unary_log_partition(u) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import unary_log_partition
+    >>> u = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])
+    >>> np.round(unary_log_partition(u), 6)
+    array([0.      , 0.693147])
     """
     u = _check_finite_array(u, "u")
     terms = np.log1p(np.expm1(-np.abs(u)) / 2)
@@ -84,6 +92,13 @@ def enumeration_log_partition(g_states) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import enumeration_log_partition
+    >>> np.round(enumeration_log_partition([[0.0, 0.0, 0.0], [np.log(3.0), 0.0, -np.inf]]), 6)
+    array([0.      , 0.287682])
     """
     g = as_float_array(g_states, "g_states")
     check_scores(g, "g_states")
@@ -116,6 +131,17 @@ def pairwise_log_partition(u, U) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import pairwise_log_partition, unary_log_partition
+    >>> u = np.array([[0.5, -1.0, 2.0]])
+    >>> U = np.array([[[0.0, 1.0, 0.0], [1.0, 0.0, -2.0], [0.0, -2.0, 0.0]]])
+    >>> print(np.round(pairwise_log_partition(u, U), 4))
+    [1.1884]
+    >>> print(bool(np.isclose(pairwise_log_partition(u, np.zeros_like(U))[0], unary_log_partition(u)[0])))
+    True
     """
     u, U = check_pairwise(u, U)
     return enumeration_log_partition(pairwise_state_energies(u, U))
@@ -145,6 +171,16 @@ def permutahedron_log_partition(theta) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import Permutations, PermutahedronEnergy, enumeration_log_partition
+    >>> from refefl.partition import permutahedron_log_partition
+    >>> theta = np.array([[1.0, -0.5, 2.0]])
+    >>> g = PermutahedronEnergy(3).value(theta, Permutations(3).enumerate()[None])
+    >>> print(np.round(permutahedron_log_partition(theta), 6), np.round(enumeration_log_partition(g), 6))
+    [6.206747] [6.206747]
     """
     theta = _check_finite_array(theta, "theta")
     check_order(theta.shape[-1], MAX_ORDER, "theta")
@@ -173,6 +209,16 @@ def birkhoff_log_partition(Theta) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import birkhoff_log_partition, log_permanent
+    >>> Theta = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> print(np.round(birkhoff_log_partition(Theta), 6), np.round(np.log((np.e ** 2 + 1) / 2), 6))
+    [1.433781] 1.433781
+    >>> print(bool(np.isclose(birkhoff_log_partition(Theta)[0], log_permanent(Theta[0]) - np.log(2))))
+    True
     """
     Theta = _check_square(Theta, "Theta", MAX_ORDER)
     k = Theta.shape[-1]
@@ -209,6 +255,19 @@ def birkhoff_marginals(Theta) -> np.ndarray:
     ----------
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §3 (the model :math:`p = q\, e^{g - \log Z}`) and §5 (the output spaces and energies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import birkhoff_marginals
+    >>> M = birkhoff_marginals(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    >>> print(np.round(M, 4), np.round(M.sum(axis=0), 12), np.round(M.sum(axis=1), 12))
+    [[0.8808 0.1192]
+     [0.1192 0.8808]] [1. 1.] [1. 1.]
+    >>> np.round(birkhoff_marginals(np.zeros((3, 3))), 6)
+    array([[0.333333, 0.333333, 0.333333],
+           [0.333333, 0.333333, 0.333333],
+           [0.333333, 0.333333, 0.333333]])
     """
     Theta = _check_square(Theta, "Theta", MAX_MARGINAL_ORDER)
     return permanent_marginals(Theta)[2]

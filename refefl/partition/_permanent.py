@@ -80,6 +80,15 @@ def log_permanent(log_a, *, backend: str = "auto") -> np.ndarray:
     Ryser (1963), *Combinatorial Mathematics*, Carus Monographs 14, ch. 2, Thm 4.1 (the inclusion-exclusion formula);
     Nijenhuis, Wilf (1978), *Combinatorial Algorithms*, 2nd ed., ch. 23 (its centred, half-length Gray-code form);
     Glynn (2010), "The permanent of a square matrix", European J. Combin. 31(7), eq. (1.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition import log_permanent
+    >>> print(round(float(log_permanent(np.log([[1.0, 2.0], [3.0, 4.0]]))), 6), round(float(np.log(10.0)), 6))
+    2.302585 2.302585
+    >>> np.round(log_permanent(np.zeros((2, 3, 3))), 6)
+    array([1.791759, 1.791759])
     """
     arr = as_float_array(log_a, "log_a", min_ndim=2)
     k = arr.shape[-1]
