@@ -1,8 +1,9 @@
 """Property-test any implementation of refefl's maps, losses and derivatives, and the helpers refefl's tests use.
 
-- ``check_prediction_map``, ``check_projection``, ``check_fy_loss``, ``check_min_min_loss``,
-  ``check_isotonic``, ``check_soft_rank``, ``check_soft_sort``, ``check_jvp``, ``check_vjp``: run named
-  properties on plain callables (NumPy, or torch/JAX through ``convert=``) and return a :class:`CheckReport`;
+- ``check_prediction_map``, ``check_projection``, ``check_fy_loss``, ``check_generalized_fy_loss``,
+  ``check_min_min_loss``, ``check_isotonic``, ``check_soft_rank``, ``check_soft_sort``, ``check_jvp``,
+  ``check_vjp``: run named properties on plain callables (NumPy, or torch/JAX through ``convert=``) and return
+  a :class:`CheckReport`;
 - :func:`parametrize_checks`: the same properties as one pytest test each;
 - :mod:`refefl.testing.strategies`: the Hypothesis strategies behind them;
 - ``central_difference``, ``directional_derivative``, ``assert_close``, ``default_tolerance``: finite differences
@@ -12,6 +13,7 @@ Only the checks need Hypothesis (``pip install 'refefl[test]'``); it is imported
 See docs/testing.md.
 """
 from refefl.testing._check_derivatives import check_jvp, check_vjp, refefl_jvp
+from refefl.testing._check_generalized import check_generalized_fy_loss
 from refefl.testing._check_losses import check_fy_loss
 from refefl.testing._check_maps import check_prediction_map, check_projection
 from refefl.testing._check_partition import check_min_min_loss
@@ -33,6 +35,7 @@ __all__ = [
     "check_prediction_map",
     "check_projection",
     "check_fy_loss",
+    "check_generalized_fy_loss",
     "check_min_min_loss",
     "check_isotonic",
     "check_soft_rank",

@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--axis", type=int, default=-1, help="the axis the function reduces on 2-D input")
     p.add_argument("--convert", default="numpy", choices=["numpy", "torch", "jax"])
     p.add_argument("--grad", help="for *_loss kinds: the gradient function, package.module:function")
+    p.add_argument("--approximate", action="store_true",
+                   help="for the generalized_fy*_loss kinds: the loss uses an approximate inner solver (exact=False)")
     p.add_argument("--no-batch", action="store_true", help="the function takes 1-D input only")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
@@ -63,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
             if not args.kind.endswith("_loss"):
                 raise ValueError("--grad applies to the *_loss kinds only")
             options["grad_fn"] = load(args.grad)
+        if args.approximate:
+            if not args.kind.startswith("generalized_fy"):
+                raise ValueError("--approximate applies to the generalized_fy*_loss kinds only")
+            options["exact"] = False
         fn = load(args.target)
     except (ValueError, TypeError, ImportError, AttributeError) as error:
         print(f"error: {error}", file=sys.stderr)

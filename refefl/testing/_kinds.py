@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from refefl.testing._check_generalized import check_generalized_fy_loss
 from refefl.testing._check_losses import check_fy_loss
 from refefl.testing._check_maps import check_prediction_map, check_projection
 from refefl.testing._check_partition import check_min_min_loss
@@ -42,6 +43,17 @@ def _min_min(name, divergence, alpha=None):
                       "value_fn(g_target, g_samples, tau)", check)
 
 
+def _generalized(name, reg):
+    def check(fn, *, grad_fn=None, axis=-1, **options):
+        if axis != -1:
+            raise ValueError("the generalized FY kinds take theta (n, k), A (k, k), y (n, k), the labels on the last "
+                             "axis (axis -1)")
+        return check_generalized_fy_loss(fn, grad_fn, reg, **options)
+
+    return Kind(name, f"generalized FY loss of the quadratic energy with {reg} on the box: value_fn(theta, A, y)",
+                check)
+
+
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("softmax", "softmax, the prediction of the Shannon negentropy", check_prediction_map, ("shannon",)),
     Kind("sparsemax", "sparsemax, the Euclidean projection onto the simplex", check_prediction_map, ("sparsemax",)),
@@ -63,6 +75,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("soft_rank_kl", "soft ranks, kl, strength 1", check_soft_rank, ("kl",)),
     Kind("soft_sort", "soft sort, l2, strength 1", check_soft_sort, ("l2",)),
     Kind("soft_sort_kl", "soft sort, kl, strength 1", check_soft_sort, ("kl",)),
+    _generalized("generalized_fy_loss", "binary_entropy"),
+    _generalized("generalized_fy_box_squared_loss", "box_squared"),
     _min_min("min_min_loss", "kl"),
     _min_min("min_min_sparsemax_loss", "sparsemax"),
     _min_min("min_min_tsallis15_loss", "tsallis", 1.5),
