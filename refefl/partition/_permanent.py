@@ -62,7 +62,8 @@ def log_permanent(log_a, *, backend: str = "auto") -> np.ndarray:
         Log-entries L, finite or ``-inf`` (a zero entry of :math:`e^L`); 1 ≤ k ≤ 24. Leading axes are a batch.
         float32 is kept, integers become float64.
     backend : {"auto", "numpy", "ext"}, default "auto"
-        The compiled kernel or its NumPy twin (:func:`refefl._backend.select`).
+        The compiled kernel ("ext") or its NumPy twin ("numpy"); "auto" (the default) the backend of
+        :func:`refefl.config_context` (the compiled kernel when built, unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------
@@ -154,7 +155,8 @@ def permanent_marginals(log_a, *, backend: str = "auto") -> tuple[np.ndarray, np
     log_a : array_like of shape (..., k, k)
         Finite log-entries L; 1 ≤ k ≤ 16. Leading axes are a batch; float32 is kept, integers become float64.
     backend : {"auto", "numpy", "ext"}, default "auto"
-        The compiled kernel or its NumPy twin (:func:`refefl._backend.select`).
+        The compiled kernel ("ext") or its NumPy twin ("numpy"); "auto" (the default) the backend of
+        :func:`refefl.config_context` (the compiled kernel when built, unless ``REFEFL_PURE_NUMPY=1``).
 
     Returns
     -------

@@ -181,8 +181,8 @@ class Permutations:
                backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Rankings of shape (n, m, k) and their log-probabilities (n, m) under the proposal.
 
-        ``backend`` picks :func:`plackett_luce_sample` or its compiled twin (:func:`refefl._backend.select`); both
-        return the same rankings from the same ``rng``.
+        ``backend`` picks :func:`plackett_luce_sample` or its compiled twin ("auto": the backend of
+        :func:`refefl.config_context`); both return the same rankings from the same ``rng``.
         """
         n, m, logits = _check_sample_args(rng, n, m, proposal, self.k)
         sampler = _backend.select(plackett_luce_sample, backend)
