@@ -10,7 +10,8 @@ batch of matrices is shared by the threads one matrix at a time. Terms are added
 
 ``permanent_marginals_batch`` (twin of ``refefl.partition._permanent.permanent_marginals_batch``): the same
 scaling, then the forward and backward sums over column subsets (bit masks, in increasing and decreasing order)
-give per(e^S) and every a_ij per(minor) in O(k 2^k), one matrix per thread, scratch for the 2^k sums per thread.
+give per(e^S) and every a_ij per(minor) in O(k 2^k); GROUP matrices walk the masks together (their sums
+interleaved, so the products vectorize), one group at a time per thread, scratch for the 2^k sums per thread.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -30,6 +31,7 @@ cdef enum:
     BLOCK_BITS = 12  # a block walks 2^12 Gray-code steps
     MAX_BLOCKS = 1 << (MAX_ORDER - 1 - BLOCK_BITS)
     MAX_MARGINAL_ORDER = 16
+    GROUP = 4  # matrices whose subset sums walk the bit masks together (interleaved: one vector of doubles)
 
 
 cdef struct Sum:  # Neumaier's compensated sum: the value is total + compensation
@@ -195,74 +197,100 @@ def log_permanent_batch(const floating[:, :, ::1] log_a, floating[::1] out):
             out[m] = <floating>log_permanent_one(&log_a[m, 0, 0], k, False)
 
 
-cdef void marginals_one(const floating* w, Py_ssize_t k, floating* scaled, floating* log_per, floating* marginals,
-                        double* forward, double* backward) noexcept nogil:
-    # NumPy: `assignment_scaling`, then `subset_sums` (forward[T], backward[T] over the bit masks T of 2^k)
+cdef void marginals_group(const floating* w, Py_ssize_t k, Py_ssize_t count, floating* scaled, floating* log_per,
+                          floating* marginals, double* forward, double* backward) noexcept nogil:
+    # NumPy: `assignment_scaling`, then `subset_sums`, for `count` ≤ GROUP consecutive matrices at once: entry c of
+    # forward[T·GROUP + c], backward[T·GROUP + c] is matrix c's sum at bit mask T, so that the walk over the masks
+    # (the popcounts, the bit loops) is shared and the lanes' products vectorize; each lane adds its terms in the
+    # twin's order (columns j increasing within a mask). Unused slots hold the identity matrix.
     cdef double u[MAX_ORDER + 1]
     cdef double v[MAX_ORDER + 1]
     cdef Py_ssize_t p[MAX_ORDER + 1]
-    cdef double a[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER]  # e^S, row-major
-    cdef double grad[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER]
-    cdef Py_ssize_t i, j, r
+    cdef double a[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER * GROUP]  # e^S, a[(i·k + j)·GROUP + c]
+    cdef double grad[MAX_MARGINAL_ORDER * MAX_MARGINAL_ORDER * GROUP]
+    cdef double total[GROUP]
+    cdef double term[GROUP]
+    cdef double* entry
+    cdef double* other
+    cdef Py_ssize_t i, j, r, c, kk = k * k
     cdef unsigned long long t, rest, full = ((<unsigned long long>1) << k) - 1
-    cdef double cur, total, term, per
-    hungarian(w, k, u, v, p)  # finite input: an assignment exists
-    for i in range(k):
-        for j in range(k):
-            cur = <double>w[i * k + j] + u[i + 1] + v[j + 1]
-            a[i * k + j] = cur if cur < 0.0 else 0.0
-            grad[i * k + j] = 0.0
-    for j in range(1, k + 1):  # exactly 0 on σ
-        a[(p[j] - 1) * k + j - 1] = 0.0
-    for i in range(k * k):
-        scaled[i] = <floating>a[i]
-        a[i] = exp(a[i])
-    forward[0] = 1.0
+    cdef double cur
+    for c in range(GROUP):
+        if c >= count:
+            for i in range(kk):
+                a[i * GROUP + c] = 1.0 if i % (k + 1) == 0 else 0.0
+            continue
+        hungarian(w + c * kk, k, u, v, p)  # finite input: an assignment exists
+        for i in range(k):
+            for j in range(k):
+                cur = <double>w[c * kk + i * k + j] + u[i + 1] + v[j + 1]
+                a[(i * k + j) * GROUP + c] = cur if cur < 0.0 else 0.0
+        for j in range(1, k + 1):  # exactly 0 on σ
+            a[((p[j] - 1) * k + j - 1) * GROUP + c] = 0.0
+        for i in range(kk):
+            scaled[c * kk + i] = <floating>a[i * GROUP + c]
+            a[i * GROUP + c] = exp(a[i * GROUP + c])
+    for i in range(kk * GROUP):
+        grad[i] = 0.0
+    for c in range(GROUP):
+        forward[c] = 1.0
+        backward[full * GROUP + c] = 1.0
     for t in range(1, full + 1):  # F(T) = Σ_{j ∈ T} F(T \ j) a[|T| − 1, j]
         r = popcount(t) - 1
-        total = 0.0
+        for c in range(GROUP):
+            total[c] = 0.0
         rest = t
         while rest:
             j = lowest_bit(rest)
-            total = total + forward[t ^ ((<unsigned long long>1) << j)] * a[r * k + j]
+            other = forward + (t ^ ((<unsigned long long>1) << j)) * GROUP
+            entry = a + (r * k + j) * GROUP
+            for c in range(GROUP):
+                total[c] = total[c] + other[c] * entry[c]
             rest &= rest - 1
-        forward[t] = total
-    backward[full] = 1.0
+        for c in range(GROUP):
+            forward[t * GROUP + c] = total[c]
     t = full
     while t > 0:  # B(T) = Σ_{j ∉ T} a[|T|, j] B(T ∪ j); row |T| of the result gains F(T) a[|T|, j] B(T ∪ j)
         t -= 1
         r = popcount(t)
-        total = 0.0
+        for c in range(GROUP):
+            total[c] = 0.0
         rest = full & ~t
         while rest:
             j = lowest_bit(rest)
-            term = a[r * k + j] * backward[t | ((<unsigned long long>1) << j)]
-            total = total + term
-            grad[r * k + j] += forward[t] * term
+            other = backward + (t | ((<unsigned long long>1) << j)) * GROUP
+            entry = a + (r * k + j) * GROUP
+            for c in range(GROUP):
+                term[c] = entry[c] * other[c]
+                total[c] = total[c] + term[c]
+                grad[(r * k + j) * GROUP + c] += forward[t * GROUP + c] * term[c]
             rest &= rest - 1
-        backward[t] = total
-    per = forward[full]
-    log_per[0] = <floating>log(per)
-    for i in range(k * k):
-        marginals[i] = <floating>(grad[i] / per)
+        for c in range(GROUP):
+            backward[t * GROUP + c] = total[c]
+    for c in range(count):
+        log_per[c] = <floating>log(forward[full * GROUP + c])
+        for i in range(kk):
+            marginals[c * kk + i] = <floating>(grad[i * GROUP + c] / forward[full * GROUP + c])
 
 
 def permanent_marginals_batch(const floating[:, :, ::1] log_a, floating[:, :, ::1] scaled, floating[::1] log_per,
                               floating[:, :, ::1] marginals):
     """Twin of ``refefl.partition._permanent.permanent_marginals_batch`` (Hungarian scaling, subset sums)."""
-    cdef Py_ssize_t m, n = log_a.shape[0], k = log_a.shape[1], size = (<Py_ssize_t>1) << log_a.shape[1]
+    cdef Py_ssize_t g, n = log_a.shape[0], k = log_a.shape[1], size = (<Py_ssize_t>1) << log_a.shape[1]
+    cdef Py_ssize_t groups = (n + GROUP - 1) // GROUP
     cdef double walk = <double>(k * (size >> 1))  # as log_permanent_batch's (the sums take about 3 such walks)
     cdef Scratch scratch
     cdef int failed = 0
     cdef int* failed_matrices = &failed  # written through a pointer: shared by the threads
-    with nogil, parallel(use_threads_if=n > 1 and n * walk >= PARALLEL_MIN_ELEMENTS):
+    with nogil, parallel(use_threads_if=groups > 1 and n * walk >= PARALLEL_MIN_ELEMENTS):
         scratch = Scratch(NULL, 0)  # one buffer per thread (reserved once): the forward and backward sums
-        for m in prange(n, schedule="static"):
-            if not scratch_reserve(&scratch, 2 * size):
+        for g in prange(groups, schedule="static"):
+            if not scratch_reserve(&scratch, 2 * size * GROUP):
                 failed_matrices[0] = 1
                 continue
-            marginals_one(&log_a[m, 0, 0], k, &scaled[m, 0, 0], &log_per[m], &marginals[m, 0, 0], scratch.data,
-                          scratch.data + size)
+            marginals_group(&log_a[g * GROUP, 0, 0], k, min(GROUP, n - g * GROUP), &scaled[g * GROUP, 0, 0],
+                            &log_per[g * GROUP], &marginals[g * GROUP, 0, 0], scratch.data,
+                            scratch.data + size * GROUP)
         scratch_release(&scratch)
     if failed:
         raise MemoryError("permanent_marginals_batch: no memory for the subset sums")
