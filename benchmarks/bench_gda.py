@@ -7,7 +7,7 @@ pre-activations), then times, interleaved call by call so both see the same mach
 - the floor: the unavoidable products data·neuronsᵀ (N×d·d×n) and walkers·neuronsᵀ (M×d·d×n);
 - every matrix product one iteration performs (3 forward, 3 backward), for reference;
 - one iteration: restart check, Langevin step with antithetic noise, witness, neuron and mass steps, with the
-  compiled row passes (backend "ext", :mod:`refefl.gda._kernels`) and, for reference, with their NumPy twins;
+  compiled iteration (backend "ext", :mod:`refefl.gda._kernels`) and, for reference, with its NumPy twin;
 - the antithetic noise alone (``rng.standard_normal`` of N×d), a part of the iteration no kernel removes.
 
 It writes ``gda_iteration.csv`` and ``.md`` to ``--out-dir`` (default ``benchmarks/results``; median, min–max,
@@ -27,32 +27,32 @@ from benchmarks._harness import time_interleaved
 from benchmarks._report import RESULTS, fmt_time, stamp, table, thread_settings, write_csv
 from refefl import gda
 # The one private name a benchmark uses, on purpose: the target is one iteration of train_gda as it runs, and
-# train_gda's walker oracle (walkers, restart coin, noise stream, compiled row passes) is internal to it. The
-# public API has the same iteration only as separate step functions, which check_case pins the oracle to.
-from refefl.gda._training import _Walkers
+# train_gda's iteration (walkers, restart coin, noise stream, compiled kernel) is internal to it. The public API
+# has the same iteration only as separate step functions, which check_case pins the loop to.
+from refefl.gda._training import _Iteration
 
 CASES = ((3, 1000), (3, 10000), (15, 10000))
 N_NEURONS, TARGET = 64, 2.0
-BACKEND = "ext" if refefl.HAVE_EXT else "numpy"  # the timed iteration's row passes
+BACKEND = "ext" if refefl.HAVE_EXT else "numpy"  # the timed iteration's kernel
 FLOOR, ITERATION = "floor: data·Zᵀ + walkers·Zᵀ", f"one GDA iteration ({BACKEND})"
 
 
 def make_case(dim: int, n_data: int, seed: int = 0, backend: str = BACKEND):
-    """Teacher data, a student, and the GDA's walker oracle (row passes from ``backend``) after 50 iterations
-    (walkers off the data)."""
+    """Teacher data, a student, and train_gda's iteration (kernel from ``backend``) after 50 iterations (walkers
+    off the data)."""
     rng = np.random.default_rng(seed)
     data = gda.sample_gibbs(gda.paper_teacher(dim), n_data, rng)
     config = gda.GDAConfig()
     result = gda.train_gda(data, gda.ReLUEnergy.random(N_NEURONS, dim, rng, sign=-1.0), n_iter=50, rng=seed,
                            config=config, backend=backend)
-    oracle = _Walkers(data, config, np.random.default_rng(seed), backend)
+    oracle = _Iteration(data, config, np.random.default_rng(seed), backend)
     oracle.walkers = result.walkers
     return data, result.energy, oracle, config
 
 
 def check_case(data, energy, oracle, config) -> None:
-    """Stop unless the floor computes the pre-activations and the loop, with the timed backend's row passes and
-    with the NumPy ones, is the composition of the public step functions."""
+    """Stop unless the floor computes the pre-activations and the loop, with the timed backend's kernel and
+    with the NumPy one, is the composition of the public step functions."""
     if not np.allclose(floor_products(data, oracle.walkers, energy)[0], energy.preactivations(data)):
         raise SystemExit("floor products disagree with ReLUEnergy.preactivations")
     rng, (_, step_z, step_w) = np.random.default_rng(1), config.steps(energy.dim)
@@ -89,26 +89,24 @@ def all_products(data, walkers, energy):
     return products
 
 
-def one_iteration(energy, oracle, config):
+def one_iteration(energy, oracle):
     """One GDA iteration exactly as :func:`refefl.gda.train_gda` runs it (persistent walkers, t > 0)."""
-    _, step_z, step_w = config.steps(energy.dim)
-    return gda.descend(energy, lambda t, e: oracle(t + 1, e), n_iter=1, step_z=step_z, step_w=step_w,
-                       beta=config.beta)
+    return oracle(1, energy)
 
 
 def measure(dim: int, n_data: int, repeats: int) -> list[dict]:
     data, energy, oracle, config = make_case(dim, n_data)
     check_case(data, energy, oracle, config)
-    numpy_oracle = _Walkers(data, config, np.random.default_rng(0), "numpy")
+    numpy_oracle = _Iteration(data, config, np.random.default_rng(0), "numpy")
     numpy_oracle.walkers = oracle.walkers.copy()
     funcs = {
         FLOOR: lambda: floor_products(data, oracle.walkers, energy),
         "all products of an iteration": all_products(data, oracle.walkers, energy),
         "antithetic noise": lambda: gda.antithetic_noise(oracle.rng, *data.shape),
-        ITERATION: lambda: one_iteration(energy, oracle, config),
+        ITERATION: lambda: one_iteration(energy, oracle),
     }
     if BACKEND != "numpy":
-        funcs["one GDA iteration (numpy)"] = lambda: one_iteration(energy, numpy_oracle, config)
+        funcs["one GDA iteration (numpy)"] = lambda: one_iteration(energy, numpy_oracle)
     timings = time_interleaved(funcs, repeats)
     floor = timings[FLOOR].median
     return [{"d": dim, "N": n_data, "M": 2 * n_data, "n": N_NEURONS, "what": name, "median_s": t.median,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from refefl.gda._kernels import data_moment, walker_pass
+from refefl.gda._kernels import gda_iteration
 from refefl.maximizers._coordinate import coordinate_ascent_box
 from refefl.partition._permanent import log_permanent_batch, permanent_marginals_batch
 from refefl.partition._plackett_luce import plackett_luce_sample
@@ -33,8 +33,7 @@ TABLE: tuple[tuple[Callable, str], ...] = (
     (projection_permutahedron_rows, "projection_permutahedron_rows"),
     (projection_capped_simplex_rows, "projection_capped_simplex_rows"),
     (capped_entropic_rows, "capped_entropic_rows"),
-    (walker_pass, "walker_pass"),
-    (data_moment, "data_moment"),
+    (gda_iteration, "gda_iteration"),
     (coordinate_ascent_box, "coordinate_ascent_box"),
     (log_permanent_batch, "log_permanent_batch"),
     (permanent_marginals_batch, "permanent_marginals_batch"),

@@ -39,7 +39,7 @@ with _passive_wait_while_loading():  # the first compiled module loads the OpenM
     from refefl_ext._config import OPENMP, max_threads
     from refefl_ext._coordinate import coordinate_ascent_box
     from refefl_ext._entmax import entmax15_rows, entmax_bisect_rows
-    from refefl_ext._gda import data_moment, walker_pass
+    from refefl_ext._gda import gda_iteration
     from refefl_ext._isotonic import isotonic_kl, isotonic_l2
     from refefl_ext._permanent import log_permanent_batch, permanent_marginals_batch
     from refefl_ext._permutahedron import order_keys, projection_permutahedron_rows
@@ -59,8 +59,7 @@ __all__ = [
     "projection_permutahedron_rows",
     "projection_capped_simplex_rows",
     "capped_entropic_rows",
-    "walker_pass",
-    "data_moment",
+    "gda_iteration",
     "coordinate_ascent_box",
     "log_permanent_batch",
     "permanent_marginals_batch",

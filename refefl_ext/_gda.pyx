@@ -1,247 +1,380 @@
-"""Fused row passes of one GDA iteration: twins of ``refefl.gda._kernels.walker_pass`` and ``data_moment``.
+"""One GDA iteration in one call: the twin of ``refefl.gda._kernels.gda_iteration``.
 
-The NumPy twins form the (rows × n) matrices of pre-activations and activation patterns and multiply them back
-(four products for the walkers, two for the data); here a row is finished in one go, its n pre-activations in a
-small buffer that stays in cache, so nothing of size rows × n is ever stored.
+The NumPy twin forms the (rows × n) matrices of pre-activations and activation patterns and multiplies them back
+(four products for the walkers, two for the data), then steps the neurons; here the walkers and the data are
+each one pass over their rows, taken in blocks of BLOCK, nothing of size rows × n is ever stored, and the neuron
+step (n rows) follows in the same call, without the GIL.
 
-The neurons are held transposed and zero-padded, z[c, i] of shape (d, n_pad) with n_pad = n rounded up to LANES,
-so that every loop over neurons is contiguous and vectorizes; a padded neuron has pre-activation 0, so it is
-inactive and carries weight 0. Sums over neurons keep LANES partial sums (a single running sum would not
-vectorize: floating-point addition is not associative). Everything is computed in double; a moved walker is
-rounded to the dtype once, and its pattern is that of the rounded walker, as in the twin.
+A block holds its rows coordinate by coordinate, in double (y[c * BLOCK + r]), so that LANES consecutive rows
+fill a SIMD vector: the two passes (C, in GCC's vector extensions) compute LANES rows per instruction, and
+nothing is summed across a vector except the moment's LANES partial sums, folded once per block:
 
-Rows are cut into at most MAX_CHUNKS chunks of at least CHUNK_ROWS rows. Each chunk sums its moment in its own
-double accumulator, and the chunks are added in order at the end: the result does not depend on the number of
-threads, nor on which thread took which chunk, so the chunks are handed out dynamically (a thread that the busy
-machine holds back does not keep the others waiting for its share).
+- ``gda_move``: per vector of rows, a loop over the neurons adds a_i 1[<y, z_i> > 0] z_i into the rows'
+  gradients (held in registers), then the rows take their Langevin step and are normalized;
+- ``gda_moment``: per neuron, the block's pattern and its sums Σ_r 1[<y_r, z_i> > 0] y_r.
+
+Everything is computed in double; a moved walker is rounded to the dtype once, and its pattern is that of the
+rounded walker, as in the twin. The passes run at a width w that is a compile-time constant for d ≤ 16 (3, 8 or
+16: the coordinates past d are zero, which adds exact zeros to every sum), so that their loops over coordinates
+unroll and the rows stay in registers; larger d run the same code with w = d at run time.
+
+Rows are cut into chunks (at most MAX_CHUNKS per set, of at least CHUNK_ROWS rows), the walkers' first, then
+the data's. Each chunk sums its moment in its own double accumulator, and the chunks are added in order at the
+end: the result does not depend on the number of threads, nor on which thread took which chunk, so the chunks
+are handed out dynamically (a thread that the busy machine holds back does not keep the others waiting for its
+share).
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from cython.view cimport array as cvarray
-from libc.math cimport sqrt
+from libc.math cimport INFINITY, exp, log, sqrt
 
 from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS
 
 
+cdef extern from *:
+    """
+    #include <math.h>
+    #define GDA_LANES 8
+    #define GDA_BLOCK 128
+    #define GDA_STACK_WIDTH 64  /* up to this width the rows' registers are on the stack, beyond in scratch */
+    /* LANES rows side by side; aligned(8): loads and stores at any double's address */
+    typedef double gda_lanes __attribute__((vector_size(8 * GDA_LANES), aligned(8)));
+    typedef long long gda_mask __attribute__((vector_size(8 * GDA_LANES), aligned(8)));
+
+    /* vectors of rows moved together, neurons whose moments are summed together (independent chains of
+       additions, and shared loads); at most 16 vectors of partial sums, to stay in registers */
+    static inline __attribute__((always_inline)) int gda_pair(Py_ssize_t w) { return w <= 8 ? 2 : 1; }
+    static inline __attribute__((always_inline)) int gda_group(Py_ssize_t w) { return w <= 4 ? 4 : w <= 8 ? 2 : 1; }
+    /* doubles of scratch a chunk needs for the rows' registers when they are not on the stack */
+    static inline Py_ssize_t gda_work_size(Py_ssize_t w) {
+        return w <= GDA_STACK_WIDTH ? 0 : (2 * gda_pair(w) + gda_group(w)) * w * GDA_LANES;
+    }
+
+    /* 1[u > 0] as 1.0 or 0.0 (the ReLU's derivative at 0 taken as 0): the sums below multiply by it, exactly */
+    static inline __attribute__((always_inline)) gda_lanes gda_active(gda_lanes u) {
+        const gda_lanes zero = {0}, one = zero + 1.0;
+        return (gda_lanes)((gda_mask)(u > zero) & (gda_mask)one);
+    }
+
+    /* the LANES partial sums folded pairwise: ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) */
+    static inline __attribute__((always_inline)) double gda_fold(gda_lanes s) {
+        return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    }
+
+    static inline __attribute__((always_inline)) void gda_move_rows(
+            const Py_ssize_t w, Py_ssize_t n, const double *z, const double *az, double step, double *y_block,
+            const double *xi_block, gda_lanes (*y)[w], gda_lanes (*g)[w]) {
+        const gda_lanes zero = {0};
+        const double noise_scale = sqrt(2.0 * step);
+        const int pair = gda_pair(w);
+        for (Py_ssize_t v0 = 0; v0 < GDA_BLOCK; v0 += pair * GDA_LANES) {
+            for (int p = 0; p < pair; p++)
+                for (Py_ssize_t c = 0; c < w; c++) {
+                    y[p][c] = *(const gda_lanes *)(y_block + c * GDA_BLOCK + v0 + p * GDA_LANES);
+                    g[p][c] = zero;
+                }
+            for (Py_ssize_t i = 0; i < n; i++) {
+                for (int p = 0; p < pair; p++) {
+                    gda_lanes s = y[p][0] * z[i * w];
+                    for (Py_ssize_t c = 1; c < w; c++)
+                        s += y[p][c] * z[i * w + c];
+                    gda_lanes on = gda_active(s);
+                    for (Py_ssize_t c = 0; c < w; c++)
+                        g[p][c] += on * az[i * w + c];
+                }
+            }
+            for (int p = 0; p < pair; p++) {
+                Py_ssize_t v = v0 + p * GDA_LANES;
+                gda_lanes gy = zero, yy = zero, norm;
+                for (Py_ssize_t c = 0; c < w; c++) {
+                    gy += g[p][c] * y[p][c];
+                    yy += y[p][c] * y[p][c];
+                }
+                gy /= yy;  /* the radial part <g, y> / |y|^2 */
+                yy = zero; /* now the squared norm of the moved rows */
+                for (Py_ssize_t c = 0; c < w; c++) {
+                    g[p][c] = (y[p][c] - step * (g[p][c] - gy * y[p][c]))
+                              + noise_scale * *(const gda_lanes *)(xi_block + c * GDA_BLOCK + v);
+                    yy += g[p][c] * g[p][c];
+                }
+                for (int l = 0; l < GDA_LANES; l++)
+                    norm[l] = 1.0 / sqrt(yy[l]);
+                for (Py_ssize_t c = 0; c < w; c++)
+                    *(gda_lanes *)(y_block + c * GDA_BLOCK + v) = g[p][c] * norm;
+            }
+        }
+    }
+
+    /* Langevin step of the BLOCK rows y (w, BLOCK) with noise xi (w, BLOCK), in place: per row,
+       g = sum_i a_i 1[<y, z_i> > 0] z_i (az[i * w + c] = a_i z_i[c]),
+       y <- normalize(y - h (g - <g, y> y / |y|^2) + sqrt(2h) xi).
+       work: gda_work_size(w) doubles */
+    static inline __attribute__((always_inline)) void gda_move(
+            const Py_ssize_t w, Py_ssize_t n, const double *z, const double *az, double step, double *y_block,
+            const double *xi_block, double *work) {
+        const int pair = gda_pair(w);
+        if (w <= GDA_STACK_WIDTH) {
+            gda_lanes y[pair][w], g[pair][w];
+            gda_move_rows(w, n, z, az, step, y_block, xi_block, y, g);
+        } else {
+            gda_lanes (*y)[w] = (gda_lanes (*)[w])work;
+            gda_move_rows(w, n, z, az, step, y_block, xi_block, y, y + pair);
+        }
+    }
+
+    static inline __attribute__((always_inline)) void gda_moment_neurons(
+            const Py_ssize_t w, const int nb, Py_ssize_t i0, const double *z, const double *y_block,
+            double *moment, gda_lanes (*sum)[w]) {
+        const gda_lanes zero = {0};
+        for (int j = 0; j < nb; j++)
+            for (Py_ssize_t c = 0; c < w; c++)
+                sum[j][c] = zero;
+        for (Py_ssize_t v = 0; v < GDA_BLOCK; v += GDA_LANES) {
+            for (int j = 0; j < nb; j++) {
+                const double *zi = z + (i0 + j) * w;
+                gda_lanes s = *(const gda_lanes *)(y_block + v) * zi[0];
+                for (Py_ssize_t c = 1; c < w; c++)
+                    s += *(const gda_lanes *)(y_block + c * GDA_BLOCK + v) * zi[c];
+                gda_lanes on = gda_active(s);
+                for (Py_ssize_t c = 0; c < w; c++)
+                    sum[j][c] += on * *(const gda_lanes *)(y_block + c * GDA_BLOCK + v);
+            }
+        }
+        for (int j = 0; j < nb; j++)
+            for (Py_ssize_t c = 0; c < w; c++)
+                moment[(i0 + j) * w + c] += gda_fold(sum[j][c]);
+    }
+
+    static inline __attribute__((always_inline)) void gda_moment_group(
+            const Py_ssize_t w, const int nb, Py_ssize_t i0, const double *z, const double *y_block,
+            double *moment, double *work) {
+        if (w <= GDA_STACK_WIDTH) {
+            gda_lanes sum[nb][w];
+            gda_moment_neurons(w, nb, i0, z, y_block, moment, sum);
+        } else {
+            gda_moment_neurons(w, nb, i0, z, y_block, moment, (gda_lanes (*)[w])work);
+        }
+    }
+
+    /* moment[i * w + c] += sum_r 1[<y_r, z_i> > 0] y_r[c] over the BLOCK rows y (w, BLOCK) (zero rows add
+       nothing), LANES partial sums per coordinate. work: gda_work_size(w) doubles */
+    static inline __attribute__((always_inline)) void gda_moment(
+            const Py_ssize_t w, Py_ssize_t n, const double *z, const double *y_block, double *moment, double *work) {
+        const int nb = gda_group(w);
+        Py_ssize_t i = 0;
+        for (; i + nb <= n; i += nb)
+            gda_moment_group(w, nb, i, z, y_block, moment, work);
+        for (; i < n; i++)
+            gda_moment_group(w, 1, i, z, y_block, moment, work);
+    }
+    """
+    enum:
+        LANES "GDA_LANES"
+        BLOCK "GDA_BLOCK"
+    Py_ssize_t gda_work_size(Py_ssize_t w) noexcept nogil
+    void gda_move(Py_ssize_t w, Py_ssize_t n, const double* z, const double* az, double step, double* y,
+                  const double* xi, double* work) noexcept nogil
+    void gda_moment(Py_ssize_t w, Py_ssize_t n, const double* z, const double* y, double* moment,
+                    double* work) noexcept nogil
+
+
 cdef enum:
-    LANES = 8  # neurons are padded to a multiple of this; sums over neurons keep LANES partial sums
-    GROUP = 4  # rows whose moment shares are added together (one load and store of the accumulators per group)
     CHUNK_ROWS = 256
     MAX_CHUNKS = 32
 
 
 cdef struct Neurons:
     Py_ssize_t d
-    Py_ssize_t n  # padded to a multiple of LANES
-    double* z     # (d, n): z[c * n + i] = c-th coordinate of neuron i
-    double* a     # (n,): output weights (zero for padded neurons)
+    Py_ssize_t w  # the width: d, or d padded with zero coordinates (see width below)
+    Py_ssize_t n
+    double* z     # (n, w): z[i * w + c] = c-th coordinate of neuron i (0 for c >= d)
+    double* az    # (n, w): a_i z[i * w + c], the terms of the energy's gradient
 
 
 cdef struct Chunks:
     Py_ssize_t count
     Py_ssize_t rows
-    Py_ssize_t size  # doubles of scratch per chunk: accumulator (d, n), pre-activations (GROUP, n), rows
-                     # (GROUP, d), gradient (d)
+    Py_ssize_t size  # doubles of scratch per chunk: moment (n, w), rows and noise of a block (2, w, BLOCK), work
+
+
+cdef inline Py_ssize_t width(Py_ssize_t d) noexcept nogil:
+    # the passes' width: 3, 8 or 16 coordinates, compile-time constants, for d up to 16 (zero coordinates add
+    # exact zeros to every sum, so the padding changes no result), d beyond
+    return 3 if d <= 3 else 8 if d <= 8 else 16 if d <= 16 else d
 
 
 cdef inline Py_ssize_t chunk_start(const Chunks* chunks, Py_ssize_t c) noexcept nogil:
     return c * chunks.rows // chunks.count
 
 
-cdef Chunks make_chunks(Py_ssize_t m, Py_ssize_t d, Py_ssize_t n_pad):
+cdef Chunks make_chunks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t w) noexcept nogil:
     cdef Chunks chunks
     chunks.count = max(1, min(<Py_ssize_t>MAX_CHUNKS, m // CHUNK_ROWS))
     chunks.rows = m
-    chunks.size = (d + GROUP) * n_pad + (GROUP + 1) * d
+    chunks.size = n * w + 2 * w * BLOCK + gda_work_size(w)
     return chunks
 
 
-cdef double[::1] load_neurons(const floating[:, ::1] directions, const floating* weights, Py_ssize_t m,
-                              Chunks* chunks, Neurons* neurons):
-    # one buffer: transposed padded directions, padded weights (zero if NULL), then the scratch of the chunks of
-    # m rows
+cdef void load_neurons(const floating[:, ::1] directions, const floating[::1] signs, const floating[::1] masses,
+                       double* buffer, Neurons* neurons) noexcept nogil:
+    # directions and weighted directions in double, zero-padded to the width, into buffer (2 n w doubles);
+    # a_i = w_i c_i / n, rounded to the dtype as in ReLUEnergy.output_weights
+    cdef Py_ssize_t n = directions.shape[0], d = directions.shape[1], w = width(d), i, c
+    cdef double a
+    neurons.d, neurons.w, neurons.n, neurons.z, neurons.az = d, w, n, buffer, buffer + n * w
+    for i in range(n):
+        a = <floating>(masses[i] * signs[i] / <floating>n)
+        for c in range(w):
+            neurons.z[i * w + c] = directions[i, c] if c < d else 0.0
+            neurons.az[i * w + c] = a * neurons.z[i * w + c]
+
+
+cdef inline void data_chunk(const floating[:, ::1] points, const Neurons* nn, Py_ssize_t start, Py_ssize_t stop,
+                            double* scratch, const Py_ssize_t w) noexcept nogil:
+    cdef Py_ssize_t b, k, r, c, d = nn.d
+    cdef double* moment = scratch
+    cdef double* y = moment + nn.n * w
+    cdef double* work = y + 2 * w * BLOCK
+    for c in range(nn.n * w):
+        moment[c] = 0.0
+    for b in range((stop - start + BLOCK - 1) // BLOCK):
+        k = start + b * BLOCK
+        for r in range(BLOCK):
+            for c in range(w):
+                y[c * BLOCK + r] = points[k + r, c] if k + r < stop and c < d else 0.0
+        gda_moment(w, nn.n, nn.z, y, moment, work)
+
+
+cdef inline void walker_chunk(const floating[:, ::1] walkers, const floating[:, ::1] noise, floating[:, ::1] out,
+                              const Neurons* nn, double step, Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                              const Py_ssize_t w) noexcept nogil:
+    # per block: its rows and noise (antithetic: row k gets noise[k] and row k + N gets −noise[k], N the rows of
+    # noise; rows past stop: the point e_1 without noise, a valid walker), the move, the moved rows rounded to
+    # the dtype (written to out; zero past stop), their moment
+    cdef Py_ssize_t b, k, r, c, d = nn.d, half = noise.shape[0]
+    cdef double* moment = scratch
+    cdef double* y = moment + nn.n * w
+    cdef double* xi = y + w * BLOCK
+    cdef double* work = xi + w * BLOCK
+    for c in range(nn.n * w):
+        moment[c] = 0.0
+    for c in range(d * BLOCK, w * BLOCK):  # the padding coordinates: zero, and the move keeps them zero
+        y[c] = xi[c] = 0.0
+    for b in range((stop - start + BLOCK - 1) // BLOCK):
+        k = start + b * BLOCK
+        for r in range(BLOCK):
+            for c in range(d):
+                if k + r < stop:
+                    y[c * BLOCK + r] = walkers[k + r, c]
+                    xi[c * BLOCK + r] = noise[k + r, c] if k + r < half else -noise[k + r - half, c]
+                else:
+                    y[c * BLOCK + r], xi[c * BLOCK + r] = (1.0 if c == 0 else 0.0), 0.0
+        gda_move(w, nn.n, nn.z, nn.az, step, y, xi, work)
+        for r in range(BLOCK):
+            for c in range(d):
+                if k + r < stop:
+                    out[k + r, c] = <floating>y[c * BLOCK + r]
+                    y[c * BLOCK + r] = out[k + r, c]
+                else:
+                    y[c * BLOCK + r] = 0.0
+        gda_moment(w, nn.n, nn.z, y, moment, work)
+
+
+cdef void neuron_step(const floating[:, ::1] directions, const floating[::1] signs, const floating[::1] masses,
+                      const floating* witness, double step_z, double step_w, double beta, double* log_w,
+                      floating[:, ::1] out_directions, floating[::1] out_masses) noexcept nogil:
+    # refefl.gda._neurons._neuron_step from the witness D (n, d): the masses w̃_i = w_i exp(-h_w c_i <D_i, z_i>)
+    # in the log domain (log_w: n doubles of scratch), rescaled to mean(w) <= β; the directions
+    # normalize(z_i - h_z (v_i - <v_i, z_i> z_i / |z_i|²)), v_i = c_i D_i (unchanged when h_z = 0)
     cdef Py_ssize_t n = directions.shape[0], d = directions.shape[1], i, c
-    cdef Py_ssize_t n_pad = (n + LANES - 1) // LANES * LANES
-    chunks[0] = make_chunks(m, d, n_pad)
-    cdef double[::1] buffer = cvarray(((d + 1) * n_pad + chunks.count * chunks.size,), sizeof(double), "d")
-    neurons.d, neurons.n, neurons.z, neurons.a = d, n_pad, &buffer[0], &buffer[d * n_pad]
-    for c in range(d):
-        for i in range(n_pad):
-            neurons.z[c * n_pad + i] = directions[i, c] if i < n else 0.0
-    for i in range(n_pad):
-        neurons.a[i] = weights[i] if i < n and weights != NULL else 0.0
-    return buffer
-
-
-cdef inline void preactivations(const double* y, const Neurons* nn, double* u) noexcept nogil:
-    # u_i = <y, z_i>, LANES neurons at a time (their partial sums stay in registers across the d coordinates)
-    cdef double s[LANES]
-    cdef Py_ssize_t b, c, l, n = nn.n
-    cdef const double* z
-    for b in range(n // LANES):
-        z = nn.z + b * LANES
-        for l in range(LANES):
-            s[l] = y[0] * z[l]
-        for c in range(1, nn.d):
-            for l in range(LANES):
-                s[l] = s[l] + y[c] * z[c * n + l]
-        for l in range(LANES):
-            u[b * LANES + l] = s[l]
-
-
-cdef inline double lane_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
-    # Σ_i a_i b_i for n a multiple of LANES: LANES partial sums, folded pairwise
-    cdef double s[LANES]
-    cdef Py_ssize_t i = LANES, l
-    for l in range(LANES):
-        s[l] = a[l] * b[l]
-    while i < n:
-        for l in range(LANES):
-            s[l] = s[l] + a[i + l] * b[i + l]
-        i += LANES
-    for l in range(LANES // 2):
-        s[l] = s[l] + s[l + LANES // 2]
-    return (s[0] + s[2]) + (s[1] + s[3])
-
-
-cdef inline void indicate(double* u, Py_ssize_t n) noexcept nogil:
-    # u_i ← 1[u_i > 0] (as 0.0 or 1.0, so that the moment sums below are products, which vectorize)
-    cdef Py_ssize_t i
+    cdef double top = -INFINITY, mean = 0.0, scale, vz, zz, norm, t
     for i in range(n):
-        u[i] = 1.0 if u[i] > 0 else 0.0
-
-
-cdef inline void accumulate(const double* y, const double* active, const Neurons* nn, double* acc) noexcept nogil:
-    # acc[c, i] += Σ_w y[w, c] active[w, i] over a group of GROUP rows, in row order (rows not in use have
-    # y = 0); LANES neurons at a time, so each accumulator is loaded and stored once per group
-    cdef double s[LANES]
-    cdef Py_ssize_t b, c, w, l, n = nn.n, d = nn.d
-    cdef double* sums
-    cdef const double* aw
-    cdef double ywc
-    for b in range(n // LANES):
+        vz = 0.0
         for c in range(d):
-            sums = acc + c * n + b * LANES
-            for l in range(LANES):
-                s[l] = sums[l]
-            for w in range(GROUP):
-                ywc = y[w * d + c]
-                aw = active + w * n + b * LANES
-                for l in range(LANES):
-                    s[l] = s[l] + ywc * aw[l]
-            for l in range(LANES):
-                sums[l] = s[l]
-
-
-cdef void data_chunk(const floating[:, ::1] points, const Neurons* nn, Py_ssize_t start, Py_ssize_t stop,
-                     double* scratch) noexcept nogil:
-    cdef Py_ssize_t j, k, c, w, d = nn.d, n = nn.n
-    cdef double* acc = scratch
-    cdef double* u = acc + d * n
-    cdef double* y = u + GROUP * n
-    for c in range(d * n):
-        acc[c] = 0.0
-    for j in range((stop - start + GROUP - 1) // GROUP):
-        k = start + j * GROUP
-        for w in range(GROUP):
-            for c in range(d):
-                y[w * d + c] = points[k + w, c] if k + w < stop else 0.0
-            preactivations(&y[w * d], nn, &u[w * n])
-            indicate(&u[w * n], n)
-        accumulate(y, u, nn, acc)
-
-
-cdef void walker_chunk(const floating[:, ::1] walkers, const floating[:, ::1] noise, floating[:, ::1] out,
-                       const Neurons* nn, double step, Py_ssize_t start, Py_ssize_t stop,
-                       double* scratch) noexcept nogil:
-    # per walker: u = <y, z>, g = Σ_i a_i 1[u_i > 0] z_i, tangent projection, the move, the normalization, the
-    # moved walker's pre-activations; then the group's share of the moment
-    cdef Py_ssize_t j, k, c, i, w, d = nn.d, n = nn.n
-    cdef double* acc = scratch
-    cdef double* u0 = acc + d * n
-    cdef double* y0 = u0 + GROUP * n
-    cdef double* g = y0 + GROUP * d
-    cdef double* u
-    cdef double* y
-    cdef const double* a = nn.a
-    cdef double noise_scale = sqrt(2.0 * step), gy, yy, radial, norm, weight
-    cdef floating moved
-    for c in range(d * n):
-        acc[c] = 0.0
-    for j in range((stop - start + GROUP - 1) // GROUP):
-        k = start + j * GROUP
-        for w in range(GROUP):
-            u, y = u0 + w * n, y0 + w * d
-            if k + w >= stop:  # past the chunk's end: a row that adds nothing (u may hold anything so far)
-                for c in range(d):
-                    y[c] = 0.0
-                for i in range(n):
-                    u[i] = 0.0
-                continue
-            for c in range(d):
-                y[c] = walkers[k + w, c]
-            preactivations(y, nn, u)
-            for i in range(n):  # a_i 1[u_i > 0], branch-free (a_i is loaded either way, so the loop vectorizes)
-                weight = a[i]
-                u[i] = weight if u[i] > 0 else 0.0
-            gy = yy = 0.0
-            for c in range(d):
-                g[c] = lane_dot(u, &nn.z[c * n], n)
-                gy = gy + g[c] * y[c]
-                yy = yy + y[c] * y[c]
-            radial = gy / yy
-            norm = 0.0
-            for c in range(d):  # y − h (I − y yᵀ/|y|²) g + √(2h) ξ
-                g[c] = (y[c] - step * (g[c] - radial * y[c])) + noise_scale * noise[k + w, c]
-                norm = norm + g[c] * g[c]
-            norm = sqrt(norm)
-            for c in range(d):
-                moved = <floating>(g[c] / norm)
-                out[k + w, c] = moved
-                y[c] = moved
-            preactivations(y, nn, u)
-            indicate(u, n)
-        accumulate(y0, u0, nn, acc)
-
-
-cdef void reduce_chunks(const double* scratch, const Chunks* chunks, Py_ssize_t n, Py_ssize_t n_pad,
-                        double[:, ::1] moment) noexcept nogil:
-    # moment[i, c] = Σ over chunks, in order, of acc[c, i]
-    cdef Py_ssize_t r, c, i, d = moment.shape[1]
+            vz = vz + witness[i * d + c] * directions[i, c]
+        log_w[i] = log(<double>masses[i]) - step_w * signs[i] * <floating>vz
+        top = max(top, log_w[i])
+    if top == -INFINITY:  # every mass is zero
+        for i in range(n):
+            out_masses[i] = 0.0
+    else:
+        for i in range(n):
+            log_w[i] = exp(log_w[i] - top)
+            mean = mean + log_w[i]
+        mean = mean / n
+        # log(mean) + top against log(β): decided without forming exp(top), which may overflow
+        scale = beta / mean if log(mean) + top > log(beta) else exp(top)
+        for i in range(n):
+            out_masses[i] = <floating>(log_w[i] * scale)
     for i in range(n):
+        if step_z == 0:
+            for c in range(d):
+                out_directions[i, c] = directions[i, c]
+            continue
+        vz = zz = norm = 0.0
         for c in range(d):
-            moment[i, c] = 0.0
-    for r in range(chunks.count):
+            vz = vz + signs[i] * witness[i * d + c] * directions[i, c]
+            zz = zz + directions[i, c] * directions[i, c]
+        vz = vz / zz
+        for c in range(d):
+            t = directions[i, c] - step_z * (signs[i] * witness[i * d + c] - vz * directions[i, c])
+            log_w[c] = t  # (the masses are written: log_w is free)
+            norm = norm + t * t
+        norm = sqrt(norm)
+        for c in range(d):
+            out_directions[i, c] = <floating>(log_w[c] / norm)
+
+
+cdef inline void run_chunk(Py_ssize_t r, const floating[:, ::1] data, const floating[:, ::1] walkers,
+                           const floating[:, ::1] noise, floating[:, ::1] out_walkers, const Neurons* nn,
+                           double step_x, const Chunks* moved, const Chunks* points, double* scratch,
+                           const Py_ssize_t w) noexcept nogil:
+    # chunk r: the walkers' chunks first, then the data's
+    if r < moved.count:
+        walker_chunk(walkers, noise, out_walkers, nn, step_x, chunk_start(moved, r), chunk_start(moved, r + 1),
+                     scratch + r * moved.size, w)
+    else:
+        data_chunk(data, nn, chunk_start(points, r - moved.count), chunk_start(points, r - moved.count + 1),
+                   scratch + r * moved.size, w)
+
+
+def gda_iteration(const floating[:, ::1] data, const floating[:, ::1] walkers, const floating[:, ::1] directions,
+                  const floating[::1] signs, const floating[::1] masses, const floating[:, ::1] noise,
+                  double step_x, double step_z, double step_w, double beta, floating[:, ::1] out_walkers,
+                  floating[:, ::1] out_directions, floating[::1] out_masses):
+    """Twin of ``refefl.gda._kernels.gda_iteration`` (one pass over the walkers and one over the data, on the
+    same threads, then the neuron step; see the module docstring)."""
+    cdef Py_ssize_t r, i, c, n = directions.shape[0], d = directions.shape[1], w = width(d)
+    cdef Py_ssize_t n_data = data.shape[0], n_walkers = walkers.shape[0]
+    cdef Neurons nn
+    cdef Chunks moved = make_chunks(n_walkers, n, w), points = make_chunks(n_data, n, w)
+    cdef Py_ssize_t count = moved.count + points.count
+    # neurons (2 n w), the chunks' scratch, then the witness (n d, in the dtype) and the neuron step's (max(n, d))
+    cdef double[::1] buffer = cvarray((2 * n * w + count * moved.size + n * d + max(n, d),), sizeof(double), "d")
+    cdef double* scratch = &buffer[2 * n * w]
+    cdef floating* witness = <floating*>(scratch + count * moved.size)
+    cdef double walker_sum, data_sum
+    load_neurons(directions, signs, masses, &buffer[0], &nn)
+    with nogil:
+        with parallel(use_threads_if=count > 2 and (n_walkers + n_data) * n * d >= PARALLEL_MIN_ELEMENTS):
+            for r in prange(count, schedule="dynamic"):
+                if w == 3:  # the widths the passes are compiled for (see width)
+                    run_chunk(r, data, walkers, noise, out_walkers, &nn, step_x, &moved, &points, scratch, 3)
+                elif w == 8:
+                    run_chunk(r, data, walkers, noise, out_walkers, &nn, step_x, &moved, &points, scratch, 8)
+                elif w == 16:
+                    run_chunk(r, data, walkers, noise, out_walkers, &nn, step_x, &moved, &points, scratch, 16)
+                else:
+                    run_chunk(r, data, walkers, noise, out_walkers, &nn, step_x, &moved, &points, scratch, w)
+        # D_i = (data moment) / N - (walker moment) / M, each summed over its chunks in order
         for i in range(n):
             for c in range(d):
-                moment[i, c] += scratch[r * chunks.size + c * n_pad + i]
-
-
-def data_moment(const floating[:, ::1] points, const floating[:, ::1] directions, double[:, ::1] moment):
-    """Twin of ``refefl.gda._kernels.data_moment`` (one pass over the points, see the module docstring)."""
-    cdef Py_ssize_t r, m = points.shape[0], n = directions.shape[0], d = directions.shape[1]
-    cdef Neurons nn
-    cdef Chunks chunks
-    cdef double[::1] buffer = load_neurons(directions, <const floating*>NULL, m, &chunks, &nn)
-    cdef double* scratch = &buffer[(d + 1) * nn.n]
-    with nogil, parallel(use_threads_if=chunks.count > 1 and m * n * d >= PARALLEL_MIN_ELEMENTS):
-        for r in prange(chunks.count, schedule="dynamic"):
-            data_chunk(points, &nn, chunk_start(&chunks, r), chunk_start(&chunks, r + 1),
-                       scratch + r * chunks.size)
-    reduce_chunks(scratch, &chunks, n, nn.n, moment)
-
-
-def walker_pass(const floating[:, ::1] walkers, const floating[:, ::1] directions,
-                const floating[::1] output_weights, double step, const floating[:, ::1] noise,
-                floating[:, ::1] out, double[:, ::1] moment):
-    """Twin of ``refefl.gda._kernels.walker_pass`` (one pass over the walkers, see the module docstring)."""
-    cdef Py_ssize_t r, m = walkers.shape[0], n = directions.shape[0], d = directions.shape[1]
-    cdef Neurons nn
-    cdef Chunks chunks
-    cdef double[::1] buffer = load_neurons(directions, &output_weights[0], m, &chunks, &nn)
-    cdef double* scratch = &buffer[(d + 1) * nn.n]
-    with nogil, parallel(use_threads_if=chunks.count > 1 and m * n * d >= PARALLEL_MIN_ELEMENTS):
-        for r in prange(chunks.count, schedule="dynamic"):
-            walker_chunk(walkers, noise, out, &nn, step, chunk_start(&chunks, r), chunk_start(&chunks, r + 1),
-                         scratch + r * chunks.size)
-    reduce_chunks(scratch, &chunks, n, nn.n, moment)
+                walker_sum = data_sum = 0.0
+                for r in range(moved.count):
+                    walker_sum = walker_sum + scratch[r * moved.size + i * w + c]
+                for r in range(moved.count, count):
+                    data_sum = data_sum + scratch[r * moved.size + i * w + c]
+                witness[i * d + c] = <floating>(data_sum / n_data - walker_sum / n_walkers)
+        neuron_step(directions, signs, masses, witness, step_z, step_w, beta,
+                    scratch + count * moved.size + n * d, out_directions, out_masses)

@@ -88,20 +88,21 @@ def _coordinate_args(x, entropic=None, shared=None):
     return theta, a.astype(x.dtype), y0, entropic, 50, tol, np.empty(n, np.intp)
 
 
-def _gda_args(x, with_walker_step):
-    # walkers: the rows of x on the unit sphere (scaled first, so that 1e300 does not overflow); 13 neurons (not a
-    # multiple of the compiled twin's padding); weights of both signs; Gaussian noise; h = 0.02
+def _gda_args(x):
+    # data: the rows of x on the unit sphere (scaled first, so that 1e300 does not overflow); walkers: the data
+    # and the data reversed; 13 neurons (not a multiple of the compiled twin's vectors) of both signs; Gaussian
+    # noise; the paper's steps h_x = 0.02, h_z = h_w = 0.2 and β = 1, below the masses' mean (the rescaling acts)
     rows = x / np.maximum(np.abs(x).max(axis=1, keepdims=True), np.finfo(x.dtype).tiny)
     rows[np.all(rows == 0, axis=1), 0] = 1.0
-    walkers = np.ascontiguousarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=x.dtype)
+    data = np.ascontiguousarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=x.dtype)
+    walkers = np.concatenate([data, data[::-1]])
     rng = np.random.default_rng(x.shape[1])
     directions = rng.normal(size=(13, x.shape[1]))
     directions = (directions / np.linalg.norm(directions, axis=1, keepdims=True)).astype(x.dtype)
-    moment = np.empty(directions.shape)
-    if not with_walker_step:
-        return walkers, directions, moment
-    weights, noise = rng.uniform(-3, 3, size=13).astype(x.dtype), rng.normal(size=x.shape).astype(x.dtype)
-    return walkers, directions, weights, 0.02, noise, np.empty_like(walkers), moment
+    signs = np.where(np.arange(13) % 2 == 0, 1.0, -1.0).astype(x.dtype)
+    masses, noise = rng.uniform(0.5, 3, size=13).astype(x.dtype), rng.normal(size=x.shape).astype(x.dtype)
+    return (data, walkers, directions, signs, masses, noise, 0.02, 0.2, 0.2, 1.0, np.empty_like(walkers),
+            np.empty_like(directions), np.empty_like(masses))
 
 
 def _permanent_args(x):
@@ -150,8 +151,7 @@ CASES = {
         True
     ),
     "projection_permutahedron_rows": (_permutahedron_args, lambda a, r: [a[5], a[1], a[7]], False),
-    "walker_pass": (lambda x: _gda_args(x, True), lambda a, r: [a[5], a[6]], False),
-    "data_moment": (lambda x: _gda_args(x, False), lambda a, r: [a[2]], False),
+    "gda_iteration": (_gda_args, lambda a, r: [a[10], a[11], a[12]], False),
     "coordinate_ascent_box": (_coordinate_args, lambda a, r: [a[2], a[6]], False),
     "log_permanent_batch": (_permanent_args, lambda a, r: [a[1]], True),
     "permanent_marginals_batch": (_permanent_marginals_args, _permanent_marginals_outputs, False),

@@ -1,15 +1,18 @@
-r"""Row kernels of one GDA iteration, the NumPy references of their compiled twins (``refefl_ext._gda``).
+r"""One GDA iteration as one kernel: :func:`gda_iteration`, the NumPy reference of its compiled twin
+(``refefl_ext._gda``).
 
-One iteration of :func:`refefl.gda.train_gda` needs, besides the neuron update (n rows, cheap):
+One iteration of :func:`refefl.gda.train_gda` (after its restart check and noise draw) is three passes:
 
 - :func:`walker_pass`: per walker, its pre-activations, the tangential energy gradient, the Langevin move, its
   new activation pattern and its share of the walker moment of the witness;
-- :func:`data_moment`: per data point, its activation pattern and its share of the data moment.
+- :func:`data_moment`: per data point, its activation pattern and its share of the data moment;
+- the neuron step from the witness (n rows, :func:`refefl.gda.neuron_step`).
 
-Each is one pass over its rows, so the compiled twins never store an (rows × n) matrix of pre-activations.
-Both are row kernels: C-contiguous inputs of one float dtype (float32 or float64), outputs written into the
-buffers given, no validation (:class:`refefl.gda._training._Walkers` checks and converts). The moments are summed
-in double for both dtypes.
+:func:`gda_iteration` composes them; its compiled twin makes one pass over each set of rows and never stores an
+(rows × n) matrix of pre-activations, and the whole iteration is one call. It is a row kernel: C-contiguous
+inputs of one float dtype (float32 or float64), outputs written into the buffers given, no validation
+(:func:`refefl.gda.train_gda` checks and converts once, before its loop). The moments are summed in double for
+both dtypes.
 
 References
 ----------
@@ -22,11 +25,60 @@ from __future__ import annotations
 import numpy as np
 
 from refefl._backend import numpy_twin
-from refefl.gda._energy import tangent_project
+from refefl.gda._energy import ReLUEnergy, tangent_project
 from refefl.gda._langevin import _particle_step
+from refefl.gda._neurons import _neuron_step
 
 
 @numpy_twin
+def gda_iteration(data, walkers, directions, signs, masses, noise, step_x, step_z, step_w, beta, out_walkers,
+                  out_directions, out_masses) -> None:
+    r"""One GDA iteration: the walkers' Langevin step with antithetic noise, the witness, the neuron step.
+
+    With :math:`N` data points and :math:`M = 2N` walkers, ``noise`` holds N standard Gaussian draws ξ and the
+    walkers receive :math:`[\xi; -\xi]` (:func:`refefl.gda.antithetic_noise`). Then
+
+    .. math::
+
+        y' = \mathrm{normalize}\bigl(y - h_x \nabla_S E(y) + \sqrt{2h_x}\,[\xi; -\xi]\bigr), \qquad
+        D_i = \frac1N m_i(x) - \frac1M m_i(y'),
+
+    with the moments :math:`m_i` of :func:`data_moment` (D rounded to the dtype), and the neuron step from D
+    (:func:`refefl.gda.neuron_step`: directions with :math:`h_z`, masses with :math:`h_w` under mean(w) ≤ β).
+
+    Parameters
+    ----------
+    data : ndarray of shape (N, d), float32 or float64, C-contiguous
+    walkers : ndarray of shape (2N, d), dtype of data, C-contiguous
+    directions : ndarray of shape (n, d), dtype of data, C-contiguous
+        Unit neuron directions :math:`z_i`.
+    signs, masses : ndarray of shape (n,), dtype of data
+        :math:`c_i = \pm 1` and :math:`w_i \ge 0`.
+    noise : ndarray of shape (N, d), dtype of data, C-contiguous
+        Standard Gaussian draws ξ.
+    step_x, step_z, step_w, beta : float
+        :math:`h_x, h_z, h_w \ge 0` and :math:`\beta > 0`.
+    out_walkers : ndarray of shape (2N, d), dtype of data, C-contiguous
+        Receives :math:`y'`.
+    out_directions, out_masses : ndarrays of shapes (n, d) and (n,), dtype of data, C-contiguous
+        Receive the neurons after the step.
+
+    References
+    ----------
+    Domingo-Enrich, Bietti, Gabrié, Bruna, Vanden-Eijnden (2022), "Dual training of energy-based models with
+    overparametrized shallow neural networks", the GDA iteration (docs/gda.md §2, steps 2–3; numbers
+    unconfirmed).
+    """
+    energy = ReLUEnergy._trusted(directions, signs, masses)
+    walker_sum, data_sum = np.empty(directions.shape), np.empty(directions.shape)
+    walker_pass(walkers, directions, energy.output_weights, step_x, np.concatenate([noise, -noise]), out_walkers,
+                walker_sum)
+    data_moment(data, directions, data_sum)
+    witness = (data_sum / data.shape[0] - walker_sum / walkers.shape[0]).astype(data.dtype)
+    energy = _neuron_step(energy, witness, step_z, step_w, beta)
+    out_directions[...], out_masses[...] = energy.directions, energy.masses
+
+
 def data_moment(points, directions, moment) -> None:
     r"""The activation moment of a point set at every neuron, summed in double.
 
@@ -47,7 +99,6 @@ def data_moment(points, directions, moment) -> None:
     np.matmul(active.T, points.astype(np.float64), out=moment)
 
 
-@numpy_twin
 def walker_pass(walkers, directions, output_weights, step, noise, out, moment) -> None:
     r"""One Langevin step of every walker, and the activation moment of the moved walkers.
 

@@ -9,8 +9,7 @@ import numpy as np
 from refefl._backend import select
 from refefl._validation import check_positive, check_positive_int
 from refefl.gda._energy import ReLUEnergy, check_on_sphere
-from refefl.gda._kernels import data_moment, walker_pass
-from refefl.gda._langevin import antithetic_noise
+from refefl.gda._kernels import gda_iteration
 from refefl.gda._neurons import _neuron_step
 
 Callback = Callable[[int, ReLUEnergy], None]
@@ -117,17 +116,22 @@ class GDAResult:
     n_restarts: int
 
 
-class _Walkers:
-    """The ascent player: walkers with their restart schedule; a call advances them and returns the witness.
+class _Iteration:
+    """One iteration of :func:`train_gda` (a call, ``(t, energy) -> energy``): the restart check, the antithetic
+    noise, then :func:`gda_iteration` (walkers' step, witness, neuron step) in the implementation ``backend`` picks
+    (:func:`refefl._backend.select`).
 
-    The Langevin step and the witness run as two row passes, :func:`walker_pass` and :func:`data_moment`, in
-    the implementation ``backend`` picks (:func:`refefl._backend.select`).
+    ``data`` and the energies it is called with are C-contiguous arrays of one dtype (:func:`train_gda` converts
+    them once); the walkers live in two buffers that the kernel writes in turn.
     """
 
     def __init__(self, data: np.ndarray, config: GDAConfig, rng: np.random.Generator, backend: str = "auto") -> None:
-        self.data, self.config, self.rng = np.ascontiguousarray(data), config, rng
-        self._walker_pass, self._data_moment = select(walker_pass, backend), select(data_moment, backend)
-        self.walkers = np.concatenate([self.data, self.data])
+        self.data, self.config, self.rng = data, config, rng
+        self.steps = config.steps(data.shape[1])
+        self._kernel = select(gda_iteration, backend)
+        self.walkers = np.concatenate([data, data])
+        self._moved = np.empty_like(self.walkers)
+        self._noise = np.empty(data.shape)  # the float64 draws (rounded to the dtype when it is float32)
         self.n_restarts = 0
 
     def _restart_now(self, t: int) -> bool:
@@ -138,18 +142,30 @@ class _Walkers:
         # p_R = 0 and p_R = 1 draw no coin, so their noise streams match the loop without restarts' coins
         return self.config.restart >= 1 or (self.config.restart > 0 and self.rng.random() < self.config.restart)
 
-    def __call__(self, t: int, energy: ReLUEnergy) -> np.ndarray:
-        x, dtype = self.data, self.data.dtype
+    def __call__(self, t: int, energy: ReLUEnergy) -> ReLUEnergy:
         if self._restart_now(t):
-            self.walkers, self.n_restarts = np.concatenate([x, x]), self.n_restarts + 1
-        noise = antithetic_noise(self.rng, x.shape[0], x.shape[1], dtype)
-        z = np.ascontiguousarray(energy.directions, dtype=dtype)
-        moved, walker_sum, data_sum = np.empty_like(self.walkers), np.empty(z.shape), np.empty(z.shape)
-        self._walker_pass(self.walkers, z, energy.output_weights.astype(dtype, copy=False), self.config.step_x,
-                          noise, moved, walker_sum)
-        self._data_moment(x, z, data_sum)
-        self.walkers = moved
-        return (data_sum / x.shape[0] - walker_sum / moved.shape[0]).astype(dtype, copy=False)
+            self.walkers, self.n_restarts = np.concatenate([self.data, self.data]), self.n_restarts + 1
+            self._moved = np.empty_like(self.walkers)
+        # the draws of antithetic_noise, without the copy
+        noise = self.rng.standard_normal(out=self._noise).astype(self.data.dtype, copy=False)
+        directions, masses = np.empty_like(energy.directions), np.empty_like(energy.masses)
+        step_x, step_z, step_w = self.steps
+        self._kernel(self.data, self.walkers, energy.directions, energy.signs, energy.masses, noise, step_x, step_z,
+                     step_w, self.config.beta, self._moved, directions, masses)
+        self.walkers, self._moved = self._moved, self.walkers
+        return ReLUEnergy._trusted(directions, energy.signs, masses)
+
+
+def _iterate(energy: ReLUEnergy, step: Callable[[int, ReLUEnergy], ReLUEnergy], n_iter: int,
+             callback: Callback | None, callback_every: int) -> ReLUEnergy:
+    """``energy = step(t, energy)`` for t = 0, ..., n_iter - 1, with the callbacks of :func:`descend`."""
+    if callback is not None:
+        callback(0, energy)
+    for t in range(n_iter):
+        energy = step(t, energy)
+        if callback is not None and ((t + 1) % callback_every == 0 or t + 1 == n_iter):
+            callback(t + 1, energy)
+    return energy
 
 
 def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarray], *, n_iter: int,
@@ -158,8 +174,9 @@ def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarr
     r"""The neurons' loop: :math:`D \leftarrow` ``witness_fn(t, energy)``, then :func:`neuron_step`, n_iter times.
 
     ``callback(t, energy)`` runs at t = 0, every ``callback_every`` iterations and after the last one.
-    Returns the final :class:`ReLUEnergy`. Shared by :func:`train_gda`, :func:`train_mle` and
-    :func:`train_score_matching`, which differ only in how they estimate the witness gradient D.
+    Returns the final :class:`ReLUEnergy`. Shared by :func:`train_mle` and :func:`train_score_matching`, which
+    differ only in how they estimate the witness gradient D; :func:`train_gda` runs the same loop (and
+    callbacks) with the witness and the neuron step fused into one kernel (:mod:`refefl.gda._kernels`).
 
     References
     ----------
@@ -180,13 +197,8 @@ def descend(energy: ReLUEnergy, witness_fn: Callable[[int, ReLUEnergy], np.ndarr
     """
     n_iter, callback_every = check_positive_int(n_iter, "n_iter"), check_positive_int(callback_every,
                                                                                        "callback_every")
-    if callback is not None:
-        callback(0, energy)
-    for t in range(n_iter):
-        energy = _neuron_step(energy, witness_fn(t, energy), step_z, step_w, beta)
-        if callback is not None and ((t + 1) % callback_every == 0 or t + 1 == n_iter):
-            callback(t + 1, energy)
-    return energy
+    return _iterate(energy, lambda t, e: _neuron_step(e, witness_fn(t, e), step_z, step_w, beta), n_iter, callback,
+                    callback_every)
 
 
 def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDAConfig = GDAConfig(),
@@ -251,10 +263,13 @@ def train_gda(data, student: ReLUEnergy, *, n_iter: int, rng=None, config: GDACo
     >>> print(result.walkers.shape, result.energy.total_variation() <= 10.0)
     (80, 3) True
     """
-    x = student._points(data)
+    x = np.ascontiguousarray(student._points(data))
     check_on_sphere(x, "data")
-    _, step_z, step_w = config.steps(student.dim)
-    walkers = _Walkers(x, config, np.random.default_rng(rng), backend)
-    energy = descend(student, walkers, n_iter=n_iter, step_z=step_z, step_w=step_w, beta=config.beta,
-                     callback=callback, callback_every=callback_every)
-    return GDAResult(energy, walkers.walkers, walkers.n_restarts)
+    n_iter, callback_every = check_positive_int(n_iter, "n_iter"), check_positive_int(callback_every,
+                                                                                       "callback_every")
+    # validated once: the loop runs on C-contiguous arrays of the data's dtype
+    student = ReLUEnergy._trusted(*(np.ascontiguousarray(a, dtype=x.dtype)
+                                    for a in (student.directions, student.signs, student.masses)))
+    iteration = _Iteration(x, config, np.random.default_rng(rng), backend)
+    energy = _iterate(student, iteration, n_iter, callback, callback_every)
+    return GDAResult(energy, iteration.walkers, iteration.n_restarts)
