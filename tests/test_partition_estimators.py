@@ -62,6 +62,24 @@ def test_gradients_match_finite_differences(energy, objective, seed):
 
 
 @pytest.mark.parametrize("energy", SET_ENERGIES + RANKING_ENERGIES)
+@settings(max_examples=10)
+@given(seeds)
+def test_exact_step_with_tau_is_the_nll_and_the_tau_regression_in_one_pass(energy, seed):
+    # fit_tau=True: W's gradient of the NLL, V's gradient of ½(τ − log Z)² with log Z = NLL + g(y) (same oracle call)
+    net = PartitionNetworks(3, 4, energy, hidden=(5,), tau_hidden=(4,), activation="tanh")
+    params, (X, Y) = _random_params(net, seed), _problem(energy, seed)
+    loss, grads = net.exact_nll(params, X, Y, fit_tau=True)
+    nll, nll_grads = net.exact_nll(params, X, Y)
+    _, tau_grads = net.log_partition_regression(params, X)
+    assert loss == nll
+    for got, want in zip(tree_leaves(grads["energy"]), tree_leaves(nll_grads["energy"])):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(tree_leaves(grads["tau"]), tree_leaves(tau_grads["tau"])):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert list(grads) == list(params)
+
+
+@pytest.mark.parametrize("energy", SET_ENERGIES + RANKING_ENERGIES)
 def test_gradients_keep_the_parameter_structure(energy):
     net = PartitionNetworks(3, 4, energy)
     params = net.init(np.random.default_rng(0))

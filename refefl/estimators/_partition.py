@@ -20,15 +20,11 @@ from refefl.nn._training import train_minibatch, validation_split
 from refefl.partition._baselines import PersistentChains, mcmc_objective, min_max_objective, nce_objective
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
-from refefl.nn import tree_leaves, tree_map
+from refefl.nn import tree_leaves
 
 OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp", "mcmc", "min_max", "nce")
 #: the objectives that train no partition network
 _NO_TAU = ("log_mean_exp", "mcmc", "nce")
-
-
-def _sum_grads(a: dict, b: dict) -> dict:
-    return tree_map(lambda x, y: x + y, a, b)
 
 
 def _diverging_raises(objective, name: str):
@@ -130,11 +126,8 @@ class _PartitionEstimator(ParamsMixin):
             m = check_positive_int(self.n_samples, "n_samples")
             return lambda p, X, Y, rows: net.log_mean_exp(p, X, Y, rng=rng, n_samples=m)
 
-        def exact(p, X, Y, rows):  # exact MLE of the energy; τ regressed on the exact log-partition in the same step
-            loss, grads = net.exact_nll(p, X, Y)
-            return loss, _sum_grads(grads, net.log_partition_regression(p, X)[1])
-
-        return exact
+        # exact MLE of the energy; τ regressed on the exact log-partition in the same step
+        return lambda p, X, Y, rows: net.exact_nll(p, X, Y, fit_tau=True)
 
     def fit(self, X, y) -> "_PartitionEstimator":
         """Fit on features ``X`` of shape (n_samples, n_features) and targets ``y`` of shape (n_samples, k)."""

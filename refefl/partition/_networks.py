@@ -9,7 +9,8 @@ its gradient in every parameter, through the hand-written backward passes of :cl
 - :meth:`PartitionNetworks.min_min`: the unbiased min-min loss of :func:`refefl.partition.min_min_loss` with m
   sampled outputs per example (W and V trained together);
 - :meth:`PartitionNetworks.log_mean_exp`: the biased sampled log-likelihood (τ unused);
-- :meth:`PartitionNetworks.exact_nll`: the exact negative log-likelihood from the energy's oracle (exact MLE);
+- :meth:`PartitionNetworks.exact_nll`: the exact negative log-likelihood from the energy's oracle (exact MLE;
+  ``fit_tau=True`` also regresses τ on the exact log-partition in the same pass);
 - :meth:`PartitionNetworks.log_partition_regression`: ½(τ(x) − log Z(x))², which fits τ to the exact
   log-partition of a fixed energy (what τ should learn; used to compare with the jointly learned one).
 
@@ -226,9 +227,12 @@ class PartitionNetworks:
         grads["tau"] = self._zero_tau(params)
         return float(loss.mean()), _like(params, grads)
 
-    def exact_nll(self, params: dict, X: np.ndarray, Y: np.ndarray) -> tuple[float, dict]:
+    def exact_nll(self, params: dict, X: np.ndarray, Y: np.ndarray, *, fit_tau: bool = False) -> tuple[float, dict]:
         r"""The exact NLL :math:`\frac1n\sum_i \log \mathbb E_q e^{g(x_i, \cdot)} - g(x_i, y_i)` (the energy's
-        oracle) and its gradient in W; V gets a zero gradient.
+        oracle) and its gradient in W; V gets a zero gradient, or with ``fit_tau=True`` the gradient of
+        :meth:`log_partition_regression`'s :math:`\frac1n \sum_i \tfrac12 (\tau_V(x_i) - \log Z_W(x_i))^2`, with
+        :math:`\log Z_W(x_i) = \mathrm{NLL}_i + g(x_i, y_i)` from the same oracle call (one step of the exact-MLE
+        baseline, which regresses τ on the exact log-partition as it trains W; the returned loss is the NLL).
 
         References
         ----------
@@ -237,7 +241,10 @@ class PartitionNetworks:
         theta, cache = self.energy_params(params, X)
         loss, d_theta = self.energy.nll(theta, Y, return_grad=True)
         grads = self._energy_backward(params, cache, _scale(d_theta, 1.0 / len(X)))
-        grads["tau"] = self._zero_tau(params)
+        if fit_tau:
+            grads["tau"] = self._tau_regression(params, X, loss + self.energy.value(theta, Y[:, None, :])[:, 0])[1]
+        else:
+            grads["tau"] = self._zero_tau(params)
         return float(loss.mean()), _like(params, grads)
 
     def log_partition_regression(self, params: dict, X: np.ndarray) -> tuple[float, dict]:
@@ -248,12 +255,17 @@ class PartitionNetworks:
         Sander, Roulet, Liu, Blondel (2025), ICML, §3 (τ* = log Z is the minimizer over τ of the KL objective).
         """
         theta, _ = self.energy_params(params, X)
-        tau, cache = self.log_partition_estimate(params, X)
-        residual = tau - self.energy.log_partition(theta)
-        _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None])
+        loss, d_tau = self._tau_regression(params, X, self.energy.log_partition(theta))
         grads = {"energy": [{name: np.zeros_like(v) for name, v in layer.items()} for layer in params["energy"]],
                  "tau": d_tau}
-        return float(0.5 * np.mean(residual**2)), _like(params, grads)
+        return loss, _like(params, grads)
+
+    def _tau_regression(self, params: dict, X: np.ndarray, log_z: np.ndarray) -> tuple[float, list]:
+        """½ mean (τ_V(x) − log Z)² for given targets log Z (n,), and its gradient in V."""
+        tau, cache = self.log_partition_estimate(params, X)
+        residual = tau - log_z
+        _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None])
+        return float(0.5 * np.mean(residual**2)), d_tau
 
 
 def _zero_output(layers: list[dict]) -> list[dict]:
