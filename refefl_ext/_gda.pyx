@@ -37,6 +37,7 @@ cdef extern from *:
     #include <math.h>
     #define GDA_LANES 8
     #define GDA_BLOCK 128
+    #define GDA_ROUND 16  /* a block's rows are processed in multiples of this (2 vectors: a pair) */
     #define GDA_STACK_WIDTH 64  /* up to this width the rows' registers are on the stack, beyond in scratch */
     /* LANES rows side by side; aligned(8): loads and stores at any double's address */
     typedef double gda_lanes __attribute__((vector_size(8 * GDA_LANES), aligned(8)));
@@ -51,11 +52,33 @@ cdef extern from *:
         return w <= GDA_STACK_WIDTH ? 0 : (2 * gda_pair(w) + gda_group(w)) * w * GDA_LANES;
     }
 
-    /* 1[u > 0] as 1.0 or 0.0 (the ReLU's derivative at 0 taken as 0): the sums below multiply by it, exactly */
-    static inline __attribute__((always_inline)) gda_lanes gda_active(gda_lanes u) {
-        const gda_lanes zero = {0}, one = zero + 1.0;
-        return (gda_lanes)((gda_mask)(u > zero) & (gda_mask)one);
+    static inline __attribute__((always_inline)) gda_lanes gda_broadcast(double x) {
+        return (gda_lanes){x, x, x, x, x, x, x, x};
     }
+
+    /* gda_active(u): the lanes where u > 0 (the ReLU's derivative at 0 taken as 0); gda_add_active(acc, on, x):
+       acc + x in those lanes, acc in the others. With AVX-512, a mask register and one masked addition */
+    #ifdef __AVX512F__
+    #include <immintrin.h>
+    typedef __mmask8 gda_active_t;
+    static inline __attribute__((always_inline)) gda_active_t gda_active(gda_lanes u) {
+        return _mm512_cmp_pd_mask((__m512d)u, _mm512_setzero_pd(), _CMP_GT_OQ);
+    }
+    static inline __attribute__((always_inline)) gda_lanes gda_add_active(gda_lanes acc, gda_active_t on,
+                                                                          gda_lanes x) {
+        return (gda_lanes)_mm512_mask_add_pd((__m512d)acc, on, (__m512d)acc, (__m512d)x);
+    }
+    #else
+    typedef gda_mask gda_active_t;
+    static inline __attribute__((always_inline)) gda_active_t gda_active(gda_lanes u) {
+        const gda_lanes zero = {0};
+        return u > zero;
+    }
+    static inline __attribute__((always_inline)) gda_lanes gda_add_active(gda_lanes acc, gda_active_t on,
+                                                                          gda_lanes x) {
+        return acc + (gda_lanes)(on & (gda_mask)x);
+    }
+    #endif
 
     /* the LANES partial sums folded pairwise: ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) */
     static inline __attribute__((always_inline)) double gda_fold(gda_lanes s) {
@@ -64,11 +87,11 @@ cdef extern from *:
 
     static inline __attribute__((always_inline)) void gda_move_rows(
             const Py_ssize_t w, Py_ssize_t n, const double *z, const double *az, double step, double *y_block,
-            const double *xi_block, gda_lanes (*y)[w], gda_lanes (*g)[w]) {
+            const double *xi_block, Py_ssize_t rows, gda_lanes (*y)[w], gda_lanes (*g)[w]) {
         const gda_lanes zero = {0};
         const double noise_scale = sqrt(2.0 * step);
         const int pair = gda_pair(w);
-        for (Py_ssize_t v0 = 0; v0 < GDA_BLOCK; v0 += pair * GDA_LANES) {
+        for (Py_ssize_t v0 = 0; v0 < rows; v0 += pair * GDA_LANES) {
             for (int p = 0; p < pair; p++)
                 for (Py_ssize_t c = 0; c < w; c++) {
                     y[p][c] = *(const gda_lanes *)(y_block + c * GDA_BLOCK + v0 + p * GDA_LANES);
@@ -79,9 +102,9 @@ cdef extern from *:
                     gda_lanes s = y[p][0] * z[i * w];
                     for (Py_ssize_t c = 1; c < w; c++)
                         s += y[p][c] * z[i * w + c];
-                    gda_lanes on = gda_active(s);
+                    gda_active_t on = gda_active(s);
                     for (Py_ssize_t c = 0; c < w; c++)
-                        g[p][c] += on * az[i * w + c];
+                        g[p][c] = gda_add_active(g[p][c], on, gda_broadcast(az[i * w + c]));
                 }
             }
             for (int p = 0; p < pair; p++) {
@@ -106,39 +129,40 @@ cdef extern from *:
         }
     }
 
-    /* Langevin step of the BLOCK rows y (w, BLOCK) with noise xi (w, BLOCK), in place: per row,
+    /* Langevin step of the first rows of the block y (w, BLOCK) with noise xi (w, BLOCK), in place (rows: a
+       multiple of GDA_ROUND, at most BLOCK): per row,
        g = sum_i a_i 1[<y, z_i> > 0] z_i (az[i * w + c] = a_i z_i[c]),
        y <- normalize(y - h (g - <g, y> y / |y|^2) + sqrt(2h) xi).
        work: gda_work_size(w) doubles */
     static inline __attribute__((always_inline)) void gda_move(
             const Py_ssize_t w, Py_ssize_t n, const double *z, const double *az, double step, double *y_block,
-            const double *xi_block, double *work) {
+            const double *xi_block, Py_ssize_t rows, double *work) {
         const int pair = gda_pair(w);
         if (w <= GDA_STACK_WIDTH) {
             gda_lanes y[pair][w], g[pair][w];
-            gda_move_rows(w, n, z, az, step, y_block, xi_block, y, g);
+            gda_move_rows(w, n, z, az, step, y_block, xi_block, rows, y, g);
         } else {
             gda_lanes (*y)[w] = (gda_lanes (*)[w])work;
-            gda_move_rows(w, n, z, az, step, y_block, xi_block, y, y + pair);
+            gda_move_rows(w, n, z, az, step, y_block, xi_block, rows, y, y + pair);
         }
     }
 
     static inline __attribute__((always_inline)) void gda_moment_neurons(
             const Py_ssize_t w, const int nb, Py_ssize_t i0, const double *z, const double *y_block,
-            double *moment, gda_lanes (*sum)[w]) {
+            Py_ssize_t rows, double *moment, gda_lanes (*sum)[w]) {
         const gda_lanes zero = {0};
         for (int j = 0; j < nb; j++)
             for (Py_ssize_t c = 0; c < w; c++)
                 sum[j][c] = zero;
-        for (Py_ssize_t v = 0; v < GDA_BLOCK; v += GDA_LANES) {
+        for (Py_ssize_t v = 0; v < rows; v += GDA_LANES) {
             for (int j = 0; j < nb; j++) {
                 const double *zi = z + (i0 + j) * w;
                 gda_lanes s = *(const gda_lanes *)(y_block + v) * zi[0];
                 for (Py_ssize_t c = 1; c < w; c++)
                     s += *(const gda_lanes *)(y_block + c * GDA_BLOCK + v) * zi[c];
-                gda_lanes on = gda_active(s);
+                gda_active_t on = gda_active(s);
                 for (Py_ssize_t c = 0; c < w; c++)
-                    sum[j][c] += on * *(const gda_lanes *)(y_block + c * GDA_BLOCK + v);
+                    sum[j][c] = gda_add_active(sum[j][c], on, *(const gda_lanes *)(y_block + c * GDA_BLOCK + v));
             }
         }
         for (int j = 0; j < nb; j++)
@@ -148,35 +172,38 @@ cdef extern from *:
 
     static inline __attribute__((always_inline)) void gda_moment_group(
             const Py_ssize_t w, const int nb, Py_ssize_t i0, const double *z, const double *y_block,
-            double *moment, double *work) {
+            Py_ssize_t rows, double *moment, double *work) {
         if (w <= GDA_STACK_WIDTH) {
             gda_lanes sum[nb][w];
-            gda_moment_neurons(w, nb, i0, z, y_block, moment, sum);
+            gda_moment_neurons(w, nb, i0, z, y_block, rows, moment, sum);
         } else {
-            gda_moment_neurons(w, nb, i0, z, y_block, moment, (gda_lanes (*)[w])work);
+            gda_moment_neurons(w, nb, i0, z, y_block, rows, moment, (gda_lanes (*)[w])work);
         }
     }
 
-    /* moment[i * w + c] += sum_r 1[<y_r, z_i> > 0] y_r[c] over the BLOCK rows y (w, BLOCK) (zero rows add
-       nothing), LANES partial sums per coordinate. work: gda_work_size(w) doubles */
+    /* moment[i * w + c] += sum_r 1[<y_r, z_i> > 0] y_r[c] over the first rows of the block y (w, BLOCK) (rows:
+       a multiple of GDA_ROUND, at most BLOCK; zero rows add nothing), LANES partial sums per coordinate.
+       work: gda_work_size(w) doubles */
     static inline __attribute__((always_inline)) void gda_moment(
-            const Py_ssize_t w, Py_ssize_t n, const double *z, const double *y_block, double *moment, double *work) {
+            const Py_ssize_t w, Py_ssize_t n, const double *z, const double *y_block, Py_ssize_t rows,
+            double *moment, double *work) {
         const int nb = gda_group(w);
         Py_ssize_t i = 0;
         for (; i + nb <= n; i += nb)
-            gda_moment_group(w, nb, i, z, y_block, moment, work);
+            gda_moment_group(w, nb, i, z, y_block, rows, moment, work);
         for (; i < n; i++)
-            gda_moment_group(w, 1, i, z, y_block, moment, work);
+            gda_moment_group(w, 1, i, z, y_block, rows, moment, work);
     }
     """
     enum:
         LANES "GDA_LANES"
         BLOCK "GDA_BLOCK"
+        ROUND "GDA_ROUND"
     Py_ssize_t gda_work_size(Py_ssize_t w) noexcept nogil
     void gda_move(Py_ssize_t w, Py_ssize_t n, const double* z, const double* az, double step, double* y,
-                  const double* xi, double* work) noexcept nogil
-    void gda_moment(Py_ssize_t w, Py_ssize_t n, const double* z, const double* y, double* moment,
-                    double* work) noexcept nogil
+                  const double* xi, Py_ssize_t rows, double* work) noexcept nogil
+    void gda_moment(Py_ssize_t w, Py_ssize_t n, const double* z, const double* y, Py_ssize_t rows,
+                    double* moment, double* work) noexcept nogil
 
 
 cdef enum:
@@ -205,7 +232,9 @@ cdef inline Py_ssize_t width(Py_ssize_t d) noexcept nogil:
 
 
 cdef inline Py_ssize_t chunk_start(const Chunks* chunks, Py_ssize_t c) noexcept nogil:
-    return c * chunks.rows // chunks.count
+    # chunks of whole blocks (only the last block of the last chunk is partial)
+    cdef Py_ssize_t blocks = (chunks.rows + BLOCK - 1) // BLOCK
+    return min(chunks.rows, c * blocks // chunks.count * BLOCK)
 
 
 cdef Chunks make_chunks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t w) noexcept nogil:
@@ -232,7 +261,7 @@ cdef void load_neurons(const floating[:, ::1] directions, const floating[::1] si
 
 cdef inline void data_chunk(const floating[:, ::1] points, const Neurons* nn, Py_ssize_t start, Py_ssize_t stop,
                             double* scratch, const Py_ssize_t w) noexcept nogil:
-    cdef Py_ssize_t b, k, r, c, d = nn.d
+    cdef Py_ssize_t b, k, r, c, rows, d = nn.d
     cdef double* moment = scratch
     cdef double* y = moment + nn.n * w
     cdef double* work = y + 2 * w * BLOCK
@@ -240,10 +269,11 @@ cdef inline void data_chunk(const floating[:, ::1] points, const Neurons* nn, Py
         moment[c] = 0.0
     for b in range((stop - start + BLOCK - 1) // BLOCK):
         k = start + b * BLOCK
-        for r in range(BLOCK):
+        rows = min(<Py_ssize_t>BLOCK, (stop - k + ROUND - 1) // ROUND * ROUND)
+        for r in range(rows):
             for c in range(w):
                 y[c * BLOCK + r] = points[k + r, c] if k + r < stop and c < d else 0.0
-        gda_moment(w, nn.n, nn.z, y, moment, work)
+        gda_moment(w, nn.n, nn.z, y, rows, moment, work)
 
 
 cdef inline void walker_chunk(const floating[:, ::1] walkers, const floating[:, ::1] noise, floating[:, ::1] out,
@@ -252,7 +282,7 @@ cdef inline void walker_chunk(const floating[:, ::1] walkers, const floating[:, 
     # per block: its rows and noise (antithetic: row k gets noise[k] and row k + N gets −noise[k], N the rows of
     # noise; rows past stop: the point e_1 without noise, a valid walker), the move, the moved rows rounded to
     # the dtype (written to out; zero past stop), their moment
-    cdef Py_ssize_t b, k, r, c, d = nn.d, half = noise.shape[0]
+    cdef Py_ssize_t b, k, r, c, rows, d = nn.d, half = noise.shape[0]
     cdef double* moment = scratch
     cdef double* y = moment + nn.n * w
     cdef double* xi = y + w * BLOCK
@@ -263,22 +293,23 @@ cdef inline void walker_chunk(const floating[:, ::1] walkers, const floating[:, 
         y[c] = xi[c] = 0.0
     for b in range((stop - start + BLOCK - 1) // BLOCK):
         k = start + b * BLOCK
-        for r in range(BLOCK):
+        rows = min(<Py_ssize_t>BLOCK, (stop - k + ROUND - 1) // ROUND * ROUND)
+        for r in range(rows):
             for c in range(d):
                 if k + r < stop:
                     y[c * BLOCK + r] = walkers[k + r, c]
                     xi[c * BLOCK + r] = noise[k + r, c] if k + r < half else -noise[k + r - half, c]
                 else:
                     y[c * BLOCK + r], xi[c * BLOCK + r] = (1.0 if c == 0 else 0.0), 0.0
-        gda_move(w, nn.n, nn.z, nn.az, step, y, xi, work)
-        for r in range(BLOCK):
+        gda_move(w, nn.n, nn.z, nn.az, step, y, xi, rows, work)
+        for r in range(rows):
             for c in range(d):
                 if k + r < stop:
                     out[k + r, c] = <floating>y[c * BLOCK + r]
                     y[c * BLOCK + r] = out[k + r, c]
                 else:
                     y[c * BLOCK + r] = 0.0
-        gda_moment(w, nn.n, nn.z, y, moment, work)
+        gda_moment(w, nn.n, nn.z, y, rows, moment, work)
 
 
 cdef void neuron_step(const floating[:, ::1] directions, const floating[::1] signs, const floating[::1] masses,
