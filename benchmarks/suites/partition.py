@@ -6,6 +6,11 @@
   one-core figures run with ``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1`` (the stamp shows refefl_ext's thread count).
   Agreement is checked to 1e-10 of (1 + |log per|), float64. The floor is the maximum-weight assignment
   (``scipy.optimize.linear_sum_assignment``) that log_permanent's scaling step cannot avoid.
+- ``partition_marginals``: the Birkhoff marginals ∂ log per(e^L)/∂L of a minibatch of 16 k × k matrices
+  (L ~ N(0, 1)), as an exact-MLE training step needs them: :func:`refefl.partition._permanent.permanent_marginals`
+  (subset sums, O(k 2^k)) against the Laplace expansion through the k² minors, each a compiled log-permanent (the
+  previous implementation, O(k³ 2^k)). The floor is the compiled log-permanent of the 16 matrices alone (what the
+  NLL without its gradient costs).
 - ``partition_min_min``: :func:`refefl.partition.min_min_loss` (KL) over (n, m) sampled energies, against one
   ``scipy.special.logsumexp`` over the same array (the floor: a mean of exponentials needs that much).
 - ``partition_plackett_luce``: n·m rankings of k items from Plackett-Luce scores, against ``numpy.argsort`` of the
@@ -24,6 +29,7 @@ from scipy.special import logsumexp
 from benchmarks import _peers
 from benchmarks._harness import Case, Implementation, Suite, Target, available
 from refefl.partition import Permutations, log_permanent, min_min_loss, plackett_luce_sample
+from refefl.partition._permanent import permanent_marginals
 
 # -- log-permanent ----------------------------------------------------------------------------------------------
 PERMANENT_TARGET = Case((20, 20))
@@ -64,6 +70,39 @@ PERMANENT = Suite(
     scaling=tuple(Case((k, k)) for k in range(8, 21)),
     tolerance={"float64": 1e-10},
     agreement_case=Case((10, 10)),
+)
+
+# -- Birkhoff marginals (the gradient of the log-permanent) -------------------------------------------------------
+MARGINALS_TARGET = Case((16, 11, 11))
+
+
+def _marginals_by_minors(log_a: np.ndarray) -> np.ndarray:
+    """exp(L_ij + log per(e^{L without row i, column j}) − log per(e^L)): k² minors, one compiled log-permanent
+    each, in one batch."""
+    k = log_a.shape[-1]
+    rest = np.nonzero(~np.eye(k, dtype=bool))[1].reshape(k, k - 1)  # rest[i] = every index but i
+    minors = log_a[..., rest[:, None, :, None], rest[None, :, None, :]]
+    return np.exp(log_a + log_permanent(minors, backend="ext")
+                  - np.asarray(log_permanent(log_a, backend="ext"))[..., None, None])
+
+
+MARGINALS = Suite(
+    name="partition_marginals",
+    title="Birkhoff marginals dlog per(e^L)/dL of 16 k × k matrices, L ~ N(0, 1)",
+    cases=tuple(Case((16, k, k)) for k in (4, 8)) + (MARGINALS_TARGET, Case((16, 14, 14))),
+    quick_cases=(MARGINALS_TARGET,),
+    make_input=lambda case, dtype, rng: rng.normal(size=case.shape).astype(dtype),
+    reference=lambda x: permanent_marginals(x, backend="numpy")[2],
+    implementations=lambda: [
+        Implementation("refefl ext", lambda x: permanent_marginals(x, backend="ext")[2]),
+        Implementation("refefl numpy", lambda x: permanent_marginals(x, backend="numpy")[2]),
+        Implementation("Laplace minors (refefl ext log_permanent)", _marginals_by_minors),
+    ],
+    floor=Implementation("refefl ext log_permanent (floor)", lambda x: log_permanent(x, backend="ext")),
+    targets=(Target("refefl ext", "Laplace minors (refefl ext log_permanent)", 0.1, cases=(MARGINALS_TARGET,)),
+             Target("refefl ext", "refefl ext log_permanent (floor)", 3.0, cases=(MARGINALS_TARGET,))),
+    scaling=tuple(Case((16, k, k)) for k in range(4, 15)),
+    agreement_case=Case((4, 6, 6)),
 )
 
 # -- min-min loss -------------------------------------------------------------------------------------------------
@@ -164,4 +203,4 @@ PLACKETT_LUCE = Suite(
     dtypes=("float64",),
 )
 
-SUITES = (PERMANENT, LOSS, PLACKETT_LUCE)
+SUITES = (PERMANENT, MARGINALS, LOSS, PLACKETT_LUCE)
