@@ -225,13 +225,13 @@ def swap_metropolis(energy, params, states: np.ndarray, rng: np.random.Generator
     params, sigma = _checked(energy, params, states)
     sigma = sigma.astype(np.intp, copy=False)
     n, c, k = sigma.shape
-    g = energy.value(params, sigma)
+    g = energy._value(params, sigma)  # validated above; a proposal swaps two items of a ranking: one as well
     rows = np.arange(n)[:, None], np.arange(c)[None, :]
     for _ in range(check_positive_int(n_sweeps, "n_sweeps") * k):
         a, b = rng.integers(0, k, size=(2, n, c))
         proposal = sigma.copy()
         proposal[rows + (a,)], proposal[rows + (b,)] = sigma[rows + (b,)], sigma[rows + (a,)]
-        g_new = energy.value(params, proposal)
+        g_new = energy._value(params, proposal)
         accept = np.log(rng.random((n, c))) < g_new - g
         sigma = np.where(accept[:, :, None], proposal, sigma)
         g = np.where(accept, g_new, g)
