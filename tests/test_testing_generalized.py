@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
+from test_testing_mutants import Mutant, assert_caught, cases
+
 from refefl import GeneralizedFenchelYoungLoss, regularizer
 from refefl.energies import Quadratic
 from refefl.maximizers import CoordinateAscent
@@ -71,7 +73,7 @@ def gradient_in_a_without_the_half(t, a, y):
 def loss_without_the_safeguard(t, a, y):
     """F(ŷ) − F(y) with ŷ from a solver stopped at sqrt(eps): negative where y is a better maximizer than ŷ."""
     loss = _loss()
-    y_hat, info = loss.maximizer.maximize(_QUADRATIC, loss.regularizer, (t, a))
+    _, info = loss.maximizer.maximize(_QUADRATIC, loss.regularizer, (t, a))
     return info.objective - objective(_QUADRATIC, loss.regularizer, (t, a), np.asarray(y))
 
 
@@ -82,7 +84,6 @@ def _unconstrained(t, a):
 
 def box_loss_with_unconstrained_maximizer(t, a, y):
     """½‖·‖² on the box, ŷ solved without the box: F(ŷ) ≥ max_C F, an overestimate reported as a loss."""
-    reg = regularizer("box_squared")
     t64, a64, y64 = (np.asarray(x, dtype=np.float64) for x in (t, a, y))
     f = lambda z: (z * t64).sum(-1) + 0.5 * np.einsum("ni,ij,nj->n", z, a64, z) - 0.5 * (z * z).sum(-1)  # noqa: E731
     return np.maximum(f(_unconstrained(t, a)) - f(y64), 0).astype(np.asarray(t).dtype)
@@ -93,46 +94,40 @@ def box_gradient_with_unconstrained_maximizer(t, a, y):
     return y_hat - y64, 0.5 * (y_hat.T @ y_hat - y64.T @ y64)
 
 
-def _caught(report, prop):
-    result = report[prop]
-    assert result.verdict == "failed", report.table()
-    assert result.counterexample is not None
-    return result
-
-
 def _refefl_value(t, a, y):
     return _loss().value((t, a), y)
 
 
-@pytest.mark.parametrize("grad, caught_by", [
-    (gradient_without_target_term, "gradient_matches_danskin"),
-    (gradient_without_target_term, "gradient_consistent_with_value"),
-    (gradient_with_the_wrong_sign, "gradient_matches_danskin"),
-    (gradient_with_the_wrong_sign, "gradient_consistent_with_value"),
-    (gradient_in_a_without_the_half, "gradient_matches_danskin"),
-    (gradient_in_a_without_the_half, "gradient_consistent_with_value"),
-])
-def test_wrong_gradients_are_caught(grad, caught_by):
-    report = check_generalized_fy_loss(_refefl_value, grad, examples=EXAMPLES, properties=[caught_by])
-    _caught(report, caught_by)
+def _mutant(name, value, grad, caught_by, reg="binary_entropy", *, exact=True, **entry):
+    return Mutant(name, lambda props, seed, dtype: check_generalized_fy_loss(
+        value, grad, reg, exact=exact, dtype=dtype, examples=EXAMPLES, seed=seed, properties=props),
+        caught_by, **entry)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_loss_negative_near_the_optimum_is_caught_by_nonnegative(dtype):
-    report = check_generalized_fy_loss(loss_without_the_safeguard, None, dtype=dtype, examples=EXAMPLES,
-                                       properties=["nonnegative", "agrees_with_refefl"])
-    result = _caught(report, "nonnegative")
-    assert np.min(result.got) < 0
-    assert report["agrees_with_refefl"].passed  # right up to the solver's accuracy: only L ≥ 0 exposes it
+MUTANTS = [
+    _mutant("gradient_without_target_term", _refefl_value, gradient_without_target_term, "gradient_matches_danskin"),
+    _mutant("gradient_without_target_term", _refefl_value, gradient_without_target_term,
+            "gradient_consistent_with_value"),
+    _mutant("gradient_wrong_sign", _refefl_value, gradient_with_the_wrong_sign, "gradient_matches_danskin"),
+    _mutant("gradient_wrong_sign", _refefl_value, gradient_with_the_wrong_sign, "gradient_consistent_with_value"),
+    _mutant("gradient_in_a_without_the_half", _refefl_value, gradient_in_a_without_the_half,
+            "gradient_matches_danskin"),
+    _mutant("gradient_in_a_without_the_half", _refefl_value, gradient_in_a_without_the_half,
+            "gradient_consistent_with_value"),
+    # right up to the solver's accuracy: only L ≥ 0 exposes it
+    _mutant("loss_without_the_safeguard", loss_without_the_safeguard, None, "nonnegative",
+            passes=("agrees_with_refefl",), dtypes=("float64", "float32"), confirm=lambda r: np.min(r.got) < 0),
+    # even declared approximate (exact=False), an overestimate is caught; its ỹ also leaves the box
+    _mutant("box_unconstrained_maximizer", box_loss_with_unconstrained_maximizer,
+            box_gradient_with_unconstrained_maximizer, "bounded_by_exact_loss", "box_squared", exact=False),
+    _mutant("box_unconstrained_maximizer", box_loss_with_unconstrained_maximizer,
+            box_gradient_with_unconstrained_maximizer, "gradient_consistent_with_value", "box_squared", exact=False),
+]
 
 
-def test_an_overestimating_maximizer_is_caught_by_the_exact_bound_even_when_declared_approximate():
-    report = check_generalized_fy_loss(box_loss_with_unconstrained_maximizer,
-                                       box_gradient_with_unconstrained_maximizer, "box_squared", exact=False,
-                                       examples=EXAMPLES,
-                                       properties=["bounded_by_exact_loss", "gradient_consistent_with_value"])
-    _caught(report, "bounded_by_exact_loss")
-    _caught(report, "gradient_consistent_with_value")  # its ỹ leaves the box
+@pytest.mark.parametrize("mutant, dtype", cases(MUTANTS))
+def test_mutant_is_caught_by_its_property(mutant, dtype):
+    assert_caught(mutant, dtype)
 
 
 def test_kinds_and_bad_options():

@@ -1,7 +1,11 @@
 """The checks bite: each deliberately wrong implementation below (a bug a peer has shipped) is caught by the
-property named in its test. ``EXAMPLES`` is the smallest count at which every mutant was caught on 20 seeds
-(``benchmarks/conformance.py --flaky`` style runs); the checks' default is 100.
+property named in its entry of ``MUTANTS``, while the properties listed as ``passes`` hold (the bug is specific).
+``MUTANTS`` is also run across seeds 0..19 by ``python -m benchmarks.testing_seeds``
+(benchmarks/results/testing_seeds.md); ``EXAMPLES`` per property, the checks' default being 100.
 """
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,42 @@ from refefl.testing import check_fy_loss, check_jvp, check_prediction_map
 from refefl.testing._check_derivatives import refefl_jvp
 
 EXAMPLES = 30
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A wrong implementation and the check that must catch it.
+
+    ``check(properties, seed, dtype)`` runs the check on the mutant; ``caught_by`` must fail (with a
+    counterexample), ``passes`` must pass; ``confirm(result)`` tests the failure further (what it reports).
+    """
+
+    name: str
+    check: Callable
+    caught_by: str
+    passes: tuple = ()
+    dtypes: tuple = ("float64",)
+    examples: int = EXAMPLES
+    confirm: Callable = lambda result: True
+
+    def run(self, *, seed: int = 0, dtype: str = "float64", properties: list[str] | None = None):
+        return self.check(properties or [self.caught_by, *self.passes], seed, dtype)
+
+
+def assert_caught(mutant: Mutant, dtype: str) -> None:
+    """The test of one mutant entry (seed 0): its property fails with a counterexample, the others pass."""
+    report = mutant.run(dtype=dtype)
+    result = report[mutant.caught_by]
+    assert result.verdict == "failed", report.table()
+    assert result.counterexample is not None
+    assert mutant.confirm(result), report.table()
+    for name in mutant.passes:
+        assert report[name].passed, report.table()
+
+
+def cases(mutants: list[Mutant]) -> list:
+    """pytest parameters (mutant, dtype) with readable ids."""
+    return [pytest.param(m, d, id=f"{m.name}-{m.caught_by}-{d}") for m in mutants for d in m.dtypes]
 
 
 def _sorted_desc(theta):
@@ -81,61 +121,49 @@ def isotonic_jvp_with_value_tolerance(y, v, tol=1e-9):
 _SPARSEMAX_LOSS = FenchelYoungLoss(refefl.regularizer("sparsemax"))
 
 
-def _caught(report, prop):
-    result = report[prop]
-    assert result.verdict == "failed", report.table()
-    assert result.counterexample is not None
-    return result
+def _map(fn, reg, **params):
+    return lambda props, seed, dtype: check_prediction_map(fn, reg, dtype=dtype, examples=EXAMPLES, seed=seed,
+                                                           properties=props, **params)
 
 
-def test_multi_element_support_threshold_bug_is_caught_by_large_support():
-    report = check_prediction_map(sparsemax_summing_every_partial_sum, "sparsemax", examples=EXAMPLES,
-                                  properties=["large_support", "rows_of_length_one"])
-    _caught(report, "large_support")
-    assert report["rows_of_length_one"].passed  # supports of size 1 never notice
+def _loss(value, grad, reg):
+    return lambda props, seed, dtype: check_fy_loss(value, grad, reg, dtype=dtype, examples=EXAMPLES, seed=seed,
+                                                    properties=props)
 
 
-def test_no_max_shift_in_float32_is_caught_by_large_scores():
-    report = check_prediction_map(sparsemax_without_max_shift, "sparsemax", dtype=np.float32, examples=EXAMPLES,
-                                  properties=["large_scores", "agrees_with_refefl"])
-    _caught(report, "large_scores")
-    assert report["agrees_with_refefl"].passed  # at ordinary scales the mutant is right
+MUTANTS = [
+    # supports of size 1 never notice the wrong threshold
+    Mutant("multi_element_support_threshold", _map(sparsemax_summing_every_partial_sum, "sparsemax"),
+           "large_support", passes=("rows_of_length_one",)),
+    # at ordinary scales the mutant is right
+    Mutant("no_max_shift", _map(sparsemax_without_max_shift, "sparsemax"), "large_scores",
+           passes=("agrees_with_refefl",), dtypes=("float32",)),
+    Mutant("zero_times_neg_inf", _loss(sparsemax_loss_over_all_entries, None, "sparsemax"), "neg_inf_scores",
+           passes=("agrees_with_refefl",),
+           confirm=lambda r: np.isnan(r.got).any() or "not finite" in r.reason),
+    # blocks further apart are found correctly
+    Mutant("pav_blocks_by_value_tolerance",
+           lambda props, seed, dtype: check_jvp(refefl.isotonic_regression, isotonic_jvp_with_value_tolerance,
+                                                "isotonic", dtype=dtype, examples=EXAMPLES, seed=seed, batched=False,
+                                                properties=props),
+           "close_blocks", passes=("matches_refefl",)),
+    Mutant("gradient_wrong_sign", _loss(_SPARSEMAX_LOSS.value, lambda theta, y: y - refefl.sparsemax(theta),
+                                        "sparsemax"), "gradient_is_prediction_minus_target"),
+    Mutant("entmax_fixed_bracket", _map(entmax15_fixed_bracket, "tsallis", alpha=1.5), "large_scores",
+           dtypes=("float32",)),
+    # it is right up to rounding: only L ≥ 0 exposes it
+    Mutant("loss_unclipped", _loss(sparsemax_loss_unclipped, None, "sparsemax"), "nonnegative",
+           passes=("agrees_with_refefl",), dtypes=("float64", "float32"), confirm=lambda r: np.min(r.got) < 0),
+]
 
 
-def test_zero_times_neg_inf_in_the_loss_is_caught_by_neg_inf_scores():
-    report = check_fy_loss(sparsemax_loss_over_all_entries, None, "sparsemax", examples=EXAMPLES,
-                           properties=["neg_inf_scores", "agrees_with_refefl"])
-    result = _caught(report, "neg_inf_scores")
-    assert np.isnan(result.got).any() or "not finite" in result.reason
-    assert report["agrees_with_refefl"].passed
+@pytest.mark.parametrize("mutant, dtype", cases(MUTANTS))
+def test_mutant_is_caught_by_its_property(mutant, dtype):
+    assert_caught(mutant, dtype)
 
 
-def test_pav_blocks_redetected_by_value_are_caught_by_close_blocks():
-    report = check_jvp(refefl.isotonic_regression, isotonic_jvp_with_value_tolerance, "isotonic",
-                       examples=EXAMPLES, batched=False, properties=["close_blocks", "matches_refefl"])
-    _caught(report, "close_blocks")
-    assert report["matches_refefl"].passed  # blocks further apart are found correctly
+def test_the_documented_close_blocks_case():
     reference = refefl_jvp("isotonic")
     y, v = np.array([-3.0, 1.0, 1.0 + 5e-10]), np.array([0.0, 0.0, 1.0])
-    np.testing.assert_array_equal(reference(y, v), v)  # the documented case: Jacobian row [0, 0, 1]
-
-
-def test_gradient_with_the_wrong_sign_is_caught():
-    report = check_fy_loss(_SPARSEMAX_LOSS.value, lambda theta, y: y - refefl.sparsemax(theta), "sparsemax",
-                           examples=EXAMPLES, properties=["gradient_is_prediction_minus_target"])
-    _caught(report, "gradient_is_prediction_minus_target")
-
-
-def test_entmax_bisection_with_a_fixed_bracket_is_caught_in_float32_by_large_scores():
-    report = check_prediction_map(entmax15_fixed_bracket, "tsallis", alpha=1.5, dtype=np.float32,
-                                  examples=EXAMPLES, properties=["large_scores"])
-    _caught(report, "large_scores")
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_loss_negative_near_the_optimum_is_caught_by_nonnegative(dtype):
-    report = check_fy_loss(sparsemax_loss_unclipped, None, "sparsemax", dtype=dtype, examples=EXAMPLES,
-                           properties=["nonnegative", "agrees_with_refefl"])
-    result = _caught(report, "nonnegative")
-    assert np.min(result.got) < 0
-    assert report["agrees_with_refefl"].passed  # it is right up to rounding: only L ≥ 0 exposes it
+    np.testing.assert_array_equal(reference(y, v), v)  # Jacobian row [0, 0, 1]
+    assert not np.array_equal(isotonic_jvp_with_value_tolerance(y, v), v)

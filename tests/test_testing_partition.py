@@ -3,6 +3,8 @@ implementations are caught by the property named for their bug."""
 import numpy as np
 import pytest
 
+from test_testing_mutants import Mutant, assert_caught, cases
+
 from refefl.partition import min_min_loss
 from refefl.testing import KINDS, check_min_min_loss
 
@@ -50,16 +52,23 @@ def _tau_gradient_sign(t, s, u):
     return d_target, d_samples, -d_tau
 
 
-@pytest.mark.parametrize("value, grad, caught_by", [
-    (_sum_not_mean, None, "agrees_with_refefl"),
-    (_sum_not_mean, None, "upper_bounds_log_partition"),
-    (_drops_impossible_samples, None, "neg_inf_samples"),
-    (lambda t, s, u: min_min_loss(t, s, u), _tau_gradient_sign, "gradients_match_refefl"),
-])
-def test_mutants_are_caught(value, grad, caught_by):
-    report = check_min_min_loss(value, grad, examples=EXAMPLES)
-    status = {r.name: r.verdict for r in report.results}
-    assert status[caught_by] == "failed", report.table()
+def _mutant(name, value, grad, caught_by):
+    return Mutant(name, lambda props, seed, dtype: check_min_min_loss(value, grad, dtype=dtype, examples=EXAMPLES,
+                                                                      seed=seed, properties=props),
+                  caught_by, examples=EXAMPLES)
+
+
+MUTANTS = [
+    _mutant("sum_not_mean", _sum_not_mean, None, "agrees_with_refefl"),
+    _mutant("sum_not_mean", _sum_not_mean, None, "upper_bounds_log_partition"),
+    _mutant("drops_impossible_samples", _drops_impossible_samples, None, "neg_inf_samples"),
+    _mutant("tau_gradient_sign", lambda t, s, u: min_min_loss(t, s, u), _tau_gradient_sign, "gradients_match_refefl"),
+]
+
+
+@pytest.mark.parametrize("mutant, dtype", cases(MUTANTS))
+def test_mutants_are_caught(mutant, dtype):
+    assert_caught(mutant, dtype)
 
 
 def test_kinds_and_bad_options():
