@@ -179,6 +179,18 @@ def permanent_marginals(log_a, *, backend: str = "auto") -> tuple[np.ndarray, np
     Sander, Roulet, Liu, Blondel (2025), "Joint Learning of Energy-based Models and their Partition Function",
     ICML, §5 (the Birkhoff energy, whose log-partition gradient M is); Ryser (1963), *Combinatorial Mathematics*,
     ch. 2 (the Laplace expansion :math:`\operatorname{per}(A) = \sum_j a_{ij} \operatorname{per}(A_{-i,-j})`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.partition._permanent import permanent_marginals
+    >>> L = np.log([[1.0, 2.0], [3.0, 4.0]])  # per = 1·4 + 2·3 = 10: σ = identity has weight 4, the swap 6
+    >>> scaled, log_per, marginals = permanent_marginals(L)
+    >>> print(np.round(marginals, 3))
+    [[0.4 0.6]
+     [0.6 0.4]]
+    >>> print(round(float(log_per), 6), round(float(np.log(10 / 6)), 6))  # log per(e^L) − the best weight log 6
+    0.510826 0.510826
     """
     arr = as_float_array(log_a, "log_a", min_ndim=2)
     k = arr.shape[-1]
