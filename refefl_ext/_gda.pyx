@@ -35,7 +35,15 @@ from refefl_ext._rows cimport PARALLEL_MIN_ELEMENTS
 cdef extern from *:
     """
     #include <math.h>
+    /* rows side by side: a SIMD vector of doubles of the machine the kernels are built for (a wider vector
+       than the registers would be split and spilled) */
+    #if defined(__AVX512F__)
     #define GDA_LANES 8
+    #elif defined(__AVX__)
+    #define GDA_LANES 4
+    #else
+    #define GDA_LANES 2
+    #endif
     #define GDA_BLOCK 128
     #define GDA_ROUND 16  /* a block's rows are processed in multiples of this (2 vectors: a pair) */
     #define GDA_STACK_WIDTH 64  /* up to this width the rows' registers are on the stack, beyond in scratch */
@@ -53,7 +61,10 @@ cdef extern from *:
     }
 
     static inline __attribute__((always_inline)) gda_lanes gda_broadcast(double x) {
-        return (gda_lanes){x, x, x, x, x, x, x, x};
+        gda_lanes b;
+        for (int l = 0; l < GDA_LANES; l++)
+            b[l] = x;
+        return b;
     }
 
     /* gda_active(u): the lanes where u > 0 (the ReLU's derivative at 0 taken as 0); gda_add_active(acc, on, x):
@@ -68,6 +79,17 @@ cdef extern from *:
                                                                           gda_lanes x) {
         return (gda_lanes)_mm512_mask_add_pd((__m512d)acc, on, (__m512d)acc, (__m512d)x);
     }
+    #elif defined(__SSE2__) && !defined(__AVX__)
+    /* SSE2 alone (GCC 12 cannot expand the vector comparison there): its intrinsics, 2 lanes */
+    #include <emmintrin.h>
+    typedef gda_lanes gda_active_t;
+    static inline __attribute__((always_inline)) gda_active_t gda_active(gda_lanes u) {
+        return (gda_lanes)_mm_cmpgt_pd((__m128d)u, _mm_setzero_pd());
+    }
+    static inline __attribute__((always_inline)) gda_lanes gda_add_active(gda_lanes acc, gda_active_t on,
+                                                                          gda_lanes x) {
+        return acc + (gda_lanes)_mm_and_pd((__m128d)on, (__m128d)x);
+    }
     #else
     typedef gda_mask gda_active_t;
     static inline __attribute__((always_inline)) gda_active_t gda_active(gda_lanes u) {
@@ -80,9 +102,13 @@ cdef extern from *:
     }
     #endif
 
-    /* the LANES partial sums folded pairwise: ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) */
+    /* the LANES partial sums folded pairwise, halves onto halves (8 lanes:
+       ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))) */
     static inline __attribute__((always_inline)) double gda_fold(gda_lanes s) {
-        return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+        for (int h = GDA_LANES / 2; h >= 1; h /= 2)
+            for (int l = 0; l < h; l++)
+                s[l] += s[l + h];
+        return s[0];
     }
 
     static inline __attribute__((always_inline)) void gda_move_rows(
