@@ -404,6 +404,14 @@ def gda_iteration(const floating[:, ::1] data, const floating[:, ::1] walkers, c
     same threads, then the neuron step; see the module docstring)."""
     cdef Py_ssize_t r, i, c, n = directions.shape[0], d = directions.shape[1], w = width(d)
     cdef Py_ssize_t n_data = data.shape[0], n_walkers = walkers.shape[0]
+    # shapes only (the kernel reads every row, so a mismatch would read out of bounds); values are not checked
+    if not (n >= 1 and n_data >= 1 and noise.shape[0] == n_data and n_walkers == 2 * n_data
+            and data.shape[1] == walkers.shape[1] == noise.shape[1] == d
+            and out_walkers.shape[0] == n_walkers and out_walkers.shape[1] == d
+            and out_directions.shape[0] == n and out_directions.shape[1] == d
+            and signs.shape[0] == masses.shape[0] == out_masses.shape[0] == n):
+        raise ValueError("gda_iteration: data (N, d), walkers and out_walkers (2N, d), noise (N, d), directions and "
+                         "out_directions (n, d), signs, masses and out_masses (n,), with N, n >= 1")
     cdef Neurons nn
     cdef Chunks moved = make_chunks(n_walkers, n, w), points = make_chunks(n_data, n, w)
     cdef Py_ssize_t count = moved.count + points.count

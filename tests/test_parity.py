@@ -173,6 +173,14 @@ def _inputs(dtype):
     return {name: np.ascontiguousarray(x, dtype=dtype) for name, x in rows.items()}
 
 
+def test_gda_iteration_rejects_walkers_that_are_not_two_per_point():
+    # the compiled kernel gives walker k + N the noise of row k: other shapes would read out of bounds
+    args = list(_gda_args(np.ones((4, 3))))
+    args[1] = args[10] = np.full((9, 3), 3**-0.5)
+    with pytest.raises(ValueError, match="2N"):
+        _backend.ext_kernel("gda_iteration")(*args)
+
+
 def test_every_twin_has_a_parity_case():
     assert set(_backend.TWINS) <= set(CASES), sorted(set(_backend.TWINS) - set(CASES))
 
