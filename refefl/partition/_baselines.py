@@ -19,7 +19,7 @@ from scipy.special import logsumexp, softmax
 
 from refefl._validation import check_positive_int
 from refefl.partition._loss import min_min_loss
-from refefl.partition._networks import _add, _like
+from refefl.partition._networks import _like
 from refefl.partition._spaces import Permutations, _sigmoid
 
 def _checked(energy, params, states):
@@ -34,7 +34,7 @@ def _zeros_like_layers(layers):
 
 def _energy_grads(net, params, theta, cache, Y, samples, d_target, d_samples):
     """Gradients of W (and U) of Σ_i d_target_i g(y_i) + Σ_ij d_samples_ij g(y'_ij); V (and φ) zero."""
-    d_energy = _add(net.energy.vjp(theta, Y[:, None, :], d_target[:, None]), net.energy.vjp(theta, samples, d_samples))
+    d_energy = net._energy_vjp(theta, Y, d_target, samples, d_samples)
     grads = net._energy_backward(params, cache, d_energy)
     grads["tau"] = _zeros_like_layers(params["tau"])
     if "sampler" in params:
@@ -297,7 +297,7 @@ def mcmc_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, rows: np.nda
     states = sweep(net.energy, theta, chains.states[rows], rng, steps)
     chains.states[rows] = states
     n, c = states.shape[:2]
-    gap = net.energy.value(theta, states).mean(axis=1) - net.energy.value(theta, Y[:, None, :])[:, 0]
+    gap = net.energy._value(theta, states).mean(axis=1) - net.energy.value(theta, Y[:, None, :])[:, 0]
     grads = _energy_grads(net, params, theta, cache, Y, states, np.full(n, -1.0 / n), np.full((n, c), 1.0 / (n * c)))
     return float(gap.mean()), _like(params, grads)
 

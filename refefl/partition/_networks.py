@@ -149,9 +149,17 @@ class PartitionNetworks:
         return [{name: np.zeros_like(value) for name, value in layer.items()} for layer in params["tau"]]
 
     def _energies(self, params, X, Y, samples):
-        """Energy parameters, cache, g of the targets (n,) and of the samples (n, m)."""
+        """Energy parameters, cache, g of the targets (n,) and of the samples (n, m). The targets are checked;
+        the samples, drawn by the space's sampler or moved by the chains, are states of the space already."""
         theta, cache = self.energy_params(params, X)
-        return theta, cache, self.energy.value(theta, Y[:, None, :])[:, 0], self.energy.value(theta, samples)
+        return theta, cache, self.energy.value(theta, Y[:, None, :])[:, 0], self.energy._value(theta, samples)
+
+    def _energy_vjp(self, theta, Y, d_target, samples, d_samples):
+        """The gradient in the energy's parameters of Σ_i d_target_i g(y_i) + Σ_ij d_samples_ij g(y'_ij) (the
+        samples trusted as in :meth:`_energies`; a non-finite d_samples reaches the gradient, which the training
+        loop refuses)."""
+        return _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None]),
+                    self.energy._vjp(theta, samples, d_samples.astype(self.energy._dtype(theta), copy=False)))
 
     def _sample(self, rng, n: int, n_samples: int, proposal=None):
         """m samples per row from the proposal (uniform q when None) and their log importance weights log q/r."""
@@ -201,8 +209,7 @@ class PartitionNetworks:
             raise FloatingPointError(
                 f"the min-min loss overflowed: a sampled energy exceeds tau by {float(np.max(g_samples.T - tau)):.4g}"
                 " (e^709 is the float64 limit), so the training diverged; lower the learning rate")
-        d_energy = _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None] / n),
-                        self.energy.vjp(theta, samples, d_samples / n))
+        d_energy = self._energy_vjp(theta, Y, d_target / n, samples, d_samples / n)
         grads = self._energy_backward(params, cache, d_energy)
         _, grads["tau"] = self.tau_net.backward(tau_cache, (d_tau / n)[:, None])
         return float(loss.mean()), _like(params, grads)
@@ -221,8 +228,7 @@ class PartitionNetworks:
         theta, cache, g_target, g_samples = self._energies(params, X, Y, samples)
         loss, (d_target, d_samples) = log_mean_exp_loss(g_target, g_samples, log_weights=log_weights,
                                                         return_grad=True)
-        d_energy = _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None] / n),
-                        self.energy.vjp(theta, samples, d_samples / n))
+        d_energy = self._energy_vjp(theta, Y, d_target / n, samples, d_samples / n)
         grads = self._energy_backward(params, cache, d_energy)
         grads["tau"] = self._zero_tau(params)
         return float(loss.mean()), _like(params, grads)
