@@ -60,12 +60,19 @@ cdef extern from *:
         return w <= GDA_STACK_WIDTH ? 0 : (2 * gda_pair(w) + gda_group(w)) * w * GDA_LANES;
     }
 
-    static inline __attribute__((always_inline)) gda_lanes gda_broadcast(double x) {
-        gda_lanes b;
-        for (int l = 0; l < GDA_LANES; l++)
-            b[l] = x;
-        return b;
-    }
+    /* gda_broadcast(x): x in every lane; gda_fold(s): the LANES partial sums folded pairwise, halves onto
+       halves (8 lanes: ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))); written out, which compiles to a
+       few shuffles (as loops over the lanes, to element moves) */
+    #if GDA_LANES == 8
+    #define gda_broadcast(x) ((gda_lanes){(x), (x), (x), (x), (x), (x), (x), (x)})
+    #define gda_fold(s) ((((s)[0] + (s)[4]) + ((s)[2] + (s)[6])) + (((s)[1] + (s)[5]) + ((s)[3] + (s)[7])))
+    #elif GDA_LANES == 4
+    #define gda_broadcast(x) ((gda_lanes){(x), (x), (x), (x)})
+    #define gda_fold(s) (((s)[0] + (s)[2]) + ((s)[1] + (s)[3]))
+    #else
+    #define gda_broadcast(x) ((gda_lanes){(x), (x)})
+    #define gda_fold(s) ((s)[0] + (s)[1])
+    #endif
 
     /* gda_active(u): the lanes where u > 0 (the ReLU's derivative at 0 taken as 0); gda_add_active(acc, on, x):
        acc + x in those lanes, acc in the others. With AVX-512, a mask register and one masked addition */
@@ -102,14 +109,6 @@ cdef extern from *:
     }
     #endif
 
-    /* the LANES partial sums folded pairwise, halves onto halves (8 lanes:
-       ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))) */
-    static inline __attribute__((always_inline)) double gda_fold(gda_lanes s) {
-        for (int h = GDA_LANES / 2; h >= 1; h /= 2)
-            for (int l = 0; l < h; l++)
-                s[l] += s[l + h];
-        return s[0];
-    }
 
     static inline __attribute__((always_inline)) void gda_move_rows(
             const Py_ssize_t w, Py_ssize_t n, const double *z, const double *az, double step, double *y_block,
