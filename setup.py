@@ -59,9 +59,9 @@ OPENMP = _openmp_flags()
 # exactly like their NumPy twins (PAV block decisions compare rounded sums), except those in CONTRACTED.
 NATIVE = [] if os.environ.get("REFEFL_PORTABLE") == "1" or not _accepts("-march=native") else ["-march=native"]
 COMPILE_ARGS = ["-O3", "-ffp-contract=off"] + NATIVE + OPENMP + (["-O0", "-g"] if DEBUG else [])
-# The GDA row passes may contract to FMA and call sqrt without errno (their arguments are sums of squares): their
-# twins agree to the dtype's tolerance (tests/test_parity.py), not bitwise, and no decision there compares rounded
-# sums the way PAV's block merges do.
+# The GDA iteration kernel may contract to FMA and call sqrt without errno (it takes square roots of sums of
+# squares only): its twin agrees to the dtype's tolerance (tests/test_parity.py), not bitwise, and no decision there
+# compares rounded sums the way PAV's block merges do.
 CONTRACTED, CONTRACTED_FLAGS = {"_gda"}, ["-ffp-contract=fast", "-fno-math-errno"]
 
 
