@@ -23,3 +23,13 @@ def test_demo_runs_and_saves_figure(tmp_path, capsys):
     assert out.stat().st_size > 10_000
     printed = capsys.readouterr().out
     assert all(name in printed for name in REGULARIZERS)
+
+
+def test_demo_leaves_the_print_options_as_they_were(tmp_path, capsys):
+    import numpy as np
+
+    from refefl.experiments.demo import run_demo
+
+    before = np.get_printoptions()
+    run_demo(str(tmp_path / "demo.png"))
+    assert np.get_printoptions() == before  # the doctests that run after it print with the default precision

@@ -61,7 +61,18 @@ def _plot(path: str) -> None:
 
 def run_demo(out: str = "refefl_demo.png") -> int:
     """Print, for each regularizer, ŷ(θ), Ω*(θ) and the FY loss with its checks; save one figure to ``out``."""
-    np.set_printoptions(precision=4, suppress=True)
+    with np.printoptions(precision=4, suppress=True):  # the caller's print options are left as they were
+        _print_tour()
+    try:
+        _plot(out)
+    except ImportError:
+        print("matplotlib is not installed: no figure (pip install 'refefl[plot]')")
+    else:
+        print(f"figure saved to {out}")
+    return 0
+
+
+def _print_tour() -> None:
     print(f"refefl {refefl.__version__}; compiled kernels loaded: {refefl.HAVE_EXT}")
     print(f"θ = {THETA}\n")
     for name in sorted(REGULARIZERS):
@@ -72,10 +83,3 @@ def run_demo(out: str = "refefl_demo.png") -> int:
         print(" " * 18 + "  ".join(f"{key} = {value:.3g}" for key, value in checks.items()))
     result = refefl.isotonic_regression([8, 4, 8, 2, 2, 0, 8], return_blocks=True)
     print(f"\nisotonic regression of [8, 4, 8, 2, 2, 0, 8]: {result.fit}, blocks {result.blocks()}")
-    try:
-        _plot(out)
-    except ImportError:
-        print("matplotlib is not installed: no figure (pip install 'refefl[plot]')")
-    else:
-        print(f"figure saved to {out}")
-    return 0
