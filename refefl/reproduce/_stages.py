@@ -287,6 +287,10 @@ def benchmarks(settings: dict, context: Context) -> StageOutput:
     folder = _folder(context, "benchmarks")
     command = [sys.executable, "-m", "benchmarks", "--out-dir", str(folder.resolve()), *settings["arguments"]]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    if context.data_dir is not None:  # the data the run was given, for the benchmarks that train on yeast
+        env["REFEFL_DATA"] = context.data_dir
+    elif context.synthetic:  # no data: those benchmarks are skipped (they have no stand-in)
+        env.pop("REFEFL_DATA", None)
     with (folder / "benchmarks.log").open("w") as log:
         subprocess.run(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
     summary = (folder / "summary.md").read_text(encoding="utf-8")
