@@ -8,7 +8,7 @@ import pytest
 from refefl.datasets import make_synthetic_multilabel
 from refefl.estimators import METRICS, EnergyMultilabelClassifier
 from refefl.experiments import multilabel
-from refefl.experiments._protocol import grid
+from refefl.experiments._protocol import grid, run_plan
 
 
 def test_cli_writes_table_figure_and_json(tmp_path, capsys):
@@ -78,7 +78,8 @@ def test_selection_never_reads_the_test_split():
     scrambled = type(data)(data.name, data.X_train, data.Y_train, -data.X_test, 1 - data.Y_test, data.source)
     grid = [{"weight_decay": 1e-3}, {"weight_decay": 1.0}]
     models = {"unary": (EnergyMultilabelClassifier, grid)}
-    choices = [multilabel.select(models, d, 0, {"max_epochs": 3}, lambda *_: None)["unary"] for d in (data, scrambled)]
+    plans = [multilabel.selection(models, d, 0, {"max_epochs": 3}, lambda *_: None) for d in (data, scrambled)]
+    choices = [run_plan(plan, progress=False)["unary"] for plan in plans]
     assert choices[0] == choices[1]
     assert choices[0][0] in grid
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from refefl.experiments import partition
+from refefl.experiments._protocol import gather, jsonable, run_plan
 
 
 def _run(tmp_path, *args):
@@ -59,15 +60,29 @@ def test_full_grids_search_the_adam_step_and_baselines_share_the_min_min_grid(mo
         assert strip(grids[name][1]) == strip(grids["min-min logistic"][1])
 
 
+def _select(configs, data, n_jobs=1):
+    cls = partition.multilabel_models()["min-min logistic"][0]
+    plan = partition.selection(cls, configs, data.X_train, data.Y_train, 0, {"max_epochs": 2}, "t", lambda *_: None)
+    return run_plan(plan, n_jobs=n_jobs, progress=False)
+
+
 def test_selection_is_deterministic_and_picks_from_the_grid():
-    """``select`` takes the training rows only (no test rows in its signature), and the same seed chooses the same
-    configuration of the grid."""
+    """``selection`` takes the training rows only (no test rows in its signature), and the same seed chooses the
+    same configuration of the grid, in one process or two."""
     from refefl.datasets import make_synthetic_multilabel
     data = make_synthetic_multilabel(200, 4, 3, rng=np.random.default_rng(0))
-    cls, configs = partition.multilabel_models()["min-min logistic"]
-    chosen, _ = partition.select(cls, configs[:3], data.X_train, data.Y_train, 0, {"max_epochs": 2}, lambda *_: None)
-    again, _ = partition.select(cls, configs[:3], data.X_train, data.Y_train, 0, {"max_epochs": 2}, lambda *_: None)
-    assert chosen == again and chosen in configs[:3]
+    configs = partition.multilabel_models()["min-min logistic"][1][:3]
+    (chosen, candidates, seconds), again = _select(configs, data), _select(configs, data, n_jobs=2)
+    assert chosen in configs and again[:2] == (chosen, candidates) and seconds > 0
+    assert [c["config"] for c in candidates] == [jsonable(c) for c in configs]
+    assert all(0 <= c["validation"] <= 1 for c in candidates)
+
+
+def test_a_grid_of_one_configuration_is_kept_without_a_fit():
+    from refefl.datasets import make_synthetic_multilabel
+    data = make_synthetic_multilabel(50, 4, 3, rng=np.random.default_rng(0))
+    config = partition.multilabel_models()["min-min logistic"][1][0]
+    assert _select([config], data) == (config, [{"config": jsonable(config), "validation": None}], 0.0)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -122,3 +137,13 @@ def test_results_do_not_depend_on_the_number_of_processes(task):
     assert json.dumps(_without_timings(parallel)) == json.dumps(_without_timings(sequential))
     scores = [entry.get("per_seed", entry.get("per_fold")) for entry in sequential["models"].values()]
     assert all(len(s) == (2 if task == "multilabel" else 6) for s in scores)
+
+
+def test_data_sets_run_side_by_side_give_the_results_they_give_alone():
+    """The reproduce stage gathers the data sets' plans (one call per phase for all of them): every data set's
+    results are those of its own run, every float equal."""
+    options = dict(synthetic=True, quick=False, seeds=1, max_epochs=1, log=lambda *_: None)
+    alone = [partition.run_multilabel(name, **options) for name in ("emotions", "scene")]
+    side_by_side = run_plan(gather([partition.multilabel_plan(name, **options) for name in ("emotions", "scene")]),
+                            n_jobs=2, progress=False)
+    assert [json.dumps(_without_timings(r)) for r in side_by_side] == [json.dumps(_without_timings(r)) for r in alone]

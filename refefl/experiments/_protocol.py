@@ -1,9 +1,18 @@
 """Pieces shared by the experiment commands: hyperparameter grids, how a configuration is written, BLAS threads,
-and the independent units of work run through joblib."""
+the independent units of work run through joblib, and the plans that hand those units out phase by phase.
+
+A *plan* is a generator that yields a list of units ``(function, *args)``, receives the list of their results,
+yields the next phase's units, and so on, and finally returns its result. A plan says what can run together;
+:func:`run_plan` runs each phase's units through :func:`run_units`, and :func:`gather` combines plans (the models
+of one data set, or several data sets) so that their phases run side by side: the workers then get all the units
+of a phase at once instead of a few units per model. Each unit seeds its own generator, so how the units are
+batched changes no result.
+"""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 from refefl import config_context, get_config
 
@@ -25,6 +34,11 @@ def jsonable(config: dict) -> dict:
 def describe(config: dict) -> str:
     """``key=value, ...`` of a configuration, or "defaults"."""
     return ", ".join(f"{key}={value}" for key, value in jsonable(config).items()) or "defaults"
+
+
+def prefixed(log: Callable[[str], None], label: str) -> Callable[[str], None]:
+    """``log`` with every line prefixed by ``[label]``: the lines of plans run side by side interleave."""
+    return lambda line: log(f"[{label}] {line}")
 
 
 def blas_threads(n: int):
@@ -56,6 +70,77 @@ def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, de
         results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_unit)(function, config, *unit)
                                                                  for unit in units)
         return list(tqdm(results, total=len(units), desc=desc, disable=not progress, leave=False))
+
+
+#: a generator that yields lists of units ``(function, *args)``, receives their results, and returns its result
+Plan = Generator[list[tuple], list, Any]
+
+
+def run_plan(plan: Plan, *, n_jobs: int = 1, desc: str | None = None, progress: bool = True) -> Any:
+    """Run ``plan`` to its end: each list of units it yields goes to one :func:`run_units` call (on ``n_jobs``
+    workers) and the results are sent back; returns what the plan returns.
+
+    Examples
+    --------
+    >>> from operator import add, mul
+    >>> def plan():
+    ...     sums = yield [(add, 1, 2), (add, 3, 4)]
+    ...     products = yield [(mul, total, 10) for total in sums]
+    ...     return products
+    >>> run_plan(plan(), progress=False)
+    [30, 70]
+    """
+    results, phase = None, 0
+    while True:
+        try:
+            units = plan.send(results)
+        except StopIteration as stop:
+            return stop.value
+        phase += 1
+        results = run_units(_call, units, n_jobs=n_jobs, progress=progress,
+                            desc=None if desc is None else f"{desc}, phase {phase}")
+
+
+def gather(plans: Sequence[Plan]) -> Plan:
+    """A plan that runs ``plans`` side by side and returns the list of their results, in order.
+
+    At every phase it yields the units of all the plans still running, in plan order, and hands each plan its
+    share of the results; a plan that has finished yields no more units.
+
+    Examples
+    --------
+    >>> from operator import neg
+    >>> def plan(x, phases):
+    ...     for _ in range(phases):
+    ...         [x] = yield [(neg, x)]
+    ...     return x
+    >>> run_plan(gather([plan(1, 1), plan(2, 2), plan(3, 0)]), progress=False)
+    [-1, 2, 3]
+    """
+    plans, results, requests = list(plans), [None] * len(plans), {}
+    for index in range(len(plans)):
+        _advance(plans, index, None, requests, results)
+    while requests:
+        pending, requests = list(requests.items()), {}
+        outcomes = yield [unit for _, units in pending for unit in units]
+        start = 0
+        for index, units in pending:
+            _advance(plans, index, outcomes[start:start + len(units)], requests, results)
+            start += len(units)
+    return results
+
+
+def _advance(plans: list[Plan], index: int, outcomes: list | None, requests: dict, results: list) -> None:
+    """Send ``outcomes`` to plan ``index``: its next units go to ``requests[index]``, or its result to
+    ``results[index]`` when it has finished."""
+    try:
+        requests[index] = plans[index].send(outcomes)
+    except StopIteration as stop:
+        results[index] = stop.value
+
+
+def _call(function: Callable, *args):
+    return function(*args)
 
 
 def check_n_jobs(n_jobs) -> int:

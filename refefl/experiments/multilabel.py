@@ -34,7 +34,7 @@ import numpy as np
 
 from refefl.datasets import MULTILABEL_DATASETS, load_multilabel
 from refefl.estimators import METRICS, BinaryRelevanceLogisticRegression, EnergyMultilabelClassifier
-from refefl.experiments._protocol import blas_threads, describe, grid, jsonable, run_units
+from refefl.experiments._protocol import Plan, blas_threads, describe, grid, jsonable, prefixed, run_plan
 from refefl.projections._root_finding import ConvergenceWarning
 
 #: test "accuracy" (= Hamming accuracy, %) of the best model in Blondel et al. (2022), Table 1
@@ -84,43 +84,44 @@ def _quiet(method, *args):
         return method(*args)
 
 
-def validate_config(cls: type, config: dict, index: int, data, seed: int, overrides: dict, log=print
-                    ) -> tuple[tuple, float]:
-    """Unit of work: ``cls(**config)`` trained on the training split with its validation split (seed ``seed``);
-    its ranking key (−validation Hamming, validation loss, grid ``index``) and its validation Hamming accuracy."""
+def validate_config(cls: type, config: dict, index: int, data, seed: int, overrides: dict) -> dict:
+    """Unit of work: ``cls(**config)`` trained on the training split with its validation split (seed ``seed``):
+    ``{"key": (−validation Hamming, validation loss, grid index), "score": validation Hamming, "epoch"}``."""
     estimator = cls(**{**COMMON, **config, **overrides, "random_state": seed})
     _quiet(estimator.fit, data.X_train, data.Y_train)
-    log(f"    {describe(config)}: validation Hamming {100 * estimator.best_validation_score_:.2f}, "
-        f"epoch {estimator.best_epoch_}")
-    return (-estimator.best_validation_score_, estimator.best_validation_loss_, index), \
-        estimator.best_validation_score_
+    return {"key": (-estimator.best_validation_score_, estimator.best_validation_loss_, index),
+            "score": estimator.best_validation_score_, "epoch": estimator.best_epoch_}
 
 
-def select(models: dict[str, tuple[type, list[dict]]], data, seed: int, overrides: dict, log=print,
-           n_jobs: int = 1) -> dict[str, tuple[dict, list]]:
-    """Per model, the configuration of its grid with the best validation Hamming accuracy (ties: lower validation
-    loss, then grid order; training split only) and every candidate with its score. All configurations of all
-    models are independent units (:func:`validate_config`)."""
-    units = [(name, cls, config, index) for name, (cls, configs) in models.items()
+def selection(models: dict[str, tuple[type, list[dict]]], data, seed: int, overrides: dict, log=print) -> Plan:
+    """Plan (:mod:`refefl.experiments._protocol`): per model, the configuration of its grid with the best
+    validation Hamming accuracy (ties: lower validation loss, then grid order; training split only) and every
+    candidate with its score, as ``{name: (config, candidates)}``. The configurations of all models are the units
+    of one phase (:func:`validate_config`); a grid of one configuration is kept without a fit (score None)."""
+    units = [(name, cls, config, index) for name, (cls, configs) in models.items() if len(configs) > 1
              for index, config in enumerate(configs)]
-    scores = run_units(validate_config, [(cls, config, index, data, seed, overrides, log)
-                                         for _, cls, config, index in units], n_jobs=n_jobs, desc="model selection")
+    outcomes = yield [(validate_config, cls, config, index, data, seed, overrides) for _, cls, config, index in units]
     chosen = {}
-    for name in models:
-        scored = [(key, config, score) for (model, _, config, _), (key, score) in zip(units, scores) if model == name]
-        chosen[name] = (min(scored, key=lambda item: item[0])[1],
-                        [{"config": jsonable(config), "validation_hamming": score} for _, config, score in scored])
+    for name, (_, configs) in models.items():
+        scored = [(outcome["key"], config, outcome) for (model, _, config, _), outcome in zip(units, outcomes)
+                  if model == name]
+        for _, config, outcome in scored:
+            log(f"    {name}, {describe(config)}: validation Hamming {100 * outcome['score']:.2f}, "
+                f"epoch {outcome['epoch']}")
+        best = min(scored, key=lambda item: item[0])[1] if scored else configs[0]
+        chosen[name] = (best, [{"config": jsonable(config), "validation_hamming": outcome["score"]}
+                               for _, config, outcome in scored] or
+                        [{"config": jsonable(best), "validation_hamming": None}])
     return chosen
 
 
-def test_seed(cls: type, config: dict, data, seed: int, overrides: dict, log=print) -> dict:
+def test_seed(cls: type, config: dict, data, seed: int, overrides: dict) -> dict:
     """Unit of work: ``cls(**config)`` refitted for ``seed`` (``refit=True``) and scored on the test split:
     {metric: value, "unconverged": inner solves that used up their budget}."""
     fitted = _quiet(cls(**{**COMMON, **config, **overrides, "random_state": seed, "refit": True}).fit,
                     data.X_train, data.Y_train)
     predictions = _quiet(fitted.predict, data.X_test)
     scores = {metric: float(function(data.Y_test, predictions)) for metric, function in METRICS.items()}
-    log(f"  seed {seed}: test Hamming accuracy {100 * scores['hamming_accuracy']:.2f}")
     return {**scores, "unconverged": sum(record["unconverged"] for record in fitted.history_)}
 
 
@@ -156,34 +157,47 @@ def sklearn_reference(data, C_grid=BR_C_GRID) -> list[dict] | None:
     return rows
 
 
-def run(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False, quick: bool = False,
-        max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
-    """Run the comparison on ``dataset`` and return the results (see the module docstring).
+def plan(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False, quick: bool = False,
+         max_epochs: int | None = None, log=print) -> Plan:
+    """Plan of the comparison on ``dataset`` (see the module docstring); returns the results.
 
-    ``data_dir`` / ``synthetic`` are passed to :func:`refefl.datasets.load_multilabel` (a missing file raises
-    ``FileNotFoundError``). The independent fits (every grid configuration, then every model × seed) run through
-    :func:`refefl.experiments._protocol.run_units` on ``n_jobs`` workers; the results do not depend on it."""
+    Two phases of independent units: every grid configuration of every model (:func:`selection`), then every
+    model × seed (:func:`test_seed`) and scikit-learn's reference. ``data_dir`` / ``synthetic`` are passed to
+    :func:`refefl.datasets.load_multilabel` (a missing file raises ``FileNotFoundError``). ``seconds`` in the
+    results is the wall time until they were complete (shared with any data set run beside it)."""
+    start = time.perf_counter()
     data = load_multilabel(dataset, data_dir, synthetic=synthetic)
+    say = prefixed(log, dataset)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
     seed_list = list(range(seeds))
     results = {"dataset": dataset, "source": data.source, "n_train": int(len(data.X_train)),
                "n_test": int(len(data.X_test)), "n_features": int(data.X_train.shape[1]),
                "n_labels": int(data.Y_train.shape[1]), "seeds": seed_list, "quick": quick,
                "common": jsonable({**COMMON, **overrides, "refit": True}), "models": {}}
-    start = time.perf_counter()
     models = model_grids(quick)
-    log(f"{dataset}: selecting each model's configuration on the validation split (seed {seed_list[0]})")
-    chosen = select(models, data, seed_list[0], overrides, log, n_jobs)
+    say(f"selecting each model's configuration on the validation split (seed {seed_list[0]})")
+    chosen = yield from selection(models, data, seed_list[0], overrides, say)
     units = [(name, seed) for name in models for seed in seed_list]
-    tested = run_units(test_seed, [(models[name][0], chosen[name][0], data, seed, overrides, log)
-                                   for name, seed in units], n_jobs=n_jobs, desc=f"{dataset}: seeds")
+    *tested, sklearn_rows = yield [*((test_seed, models[name][0], chosen[name][0], data, seed, overrides)
+                                     for name, seed in units), (sklearn_reference, data)]
     for name, (config, candidates) in chosen.items():
-        entry = summarize([scores for (model, _), scores in zip(units, tested) if model == name])
+        per_seed = [scores for (model, _), scores in zip(units, tested) if model == name]
+        for seed, scores in zip(seed_list, per_seed):
+            say(f"  {name}, seed {seed}: test Hamming accuracy {100 * scores['hamming_accuracy']:.2f}")
+        entry = summarize(per_seed)
         results["models"][name] = {**entry, "hyperparameters": jsonable(config), "candidates": candidates}
-        log(f"{name}: chose {describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])}")
+        say(f"{name}: chose {describe(config)}; test Hamming accuracy {_pm(entry['hamming_accuracy'])}")
     results["seconds"] = round(time.perf_counter() - start, 1)
-    results["sklearn_br"] = sklearn_reference(data)
+    results["sklearn_br"] = sklearn_rows
     return results
+
+
+def run(dataset: str, *, seeds: int = 5, data_dir=None, synthetic: bool = False, quick: bool = False,
+        max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
+    """Run the comparison on ``dataset`` and return the results (:func:`plan`), its units on ``n_jobs`` workers
+    (:func:`refefl.experiments._protocol.run_units`); the results do not depend on ``n_jobs``."""
+    return run_plan(plan(dataset, seeds=seeds, data_dir=data_dir, synthetic=synthetic, quick=quick,
+                         max_epochs=max_epochs, log=log), n_jobs=n_jobs, desc=dataset)
 
 
 def _pm(stat: dict) -> str:
@@ -197,7 +211,8 @@ def markdown(results: dict, command: str) -> str:
     lines = [
         f"## Multilabel classification: {name}" + (f" ({SYNTHETIC_NOTE})" if synthetic else ""),
         "",
-        f"Data: `{results['source']}`{f' ({SYNTHETIC_NOTE})' if synthetic else ''} ({results['n_train']} train / {results['n_test']} test rows, "
+        f"Data: `{results['source']}`{f' ({SYNTHETIC_NOTE})' if synthetic else ''} "
+        f"({results['n_train']} train / {results['n_test']} test rows, "
         f"{results['n_features']} features, {results['n_labels']} labels). Test-split metrics in %, mean ± std over "
         f"seeds {results['seeds']}. Hyperparameters chosen on a validation split (20% of the training split, seed "
         f"{results['seeds'][0]}) by Hamming accuracy; then, per seed, early stopping on that split fixes the number "

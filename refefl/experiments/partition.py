@@ -15,9 +15,9 @@ vowel, wine: 10-fold cross-validation repeated over seeds). Protocol:
    beside the paper's number; a figure shows the learned τ(x) against the exact log-partition on unseen x for
    the min-min logistic model.
 
-``--n-jobs N`` runs the independent fits (per model: the selection candidates, then the seeds or seed × fold
-fits) in N processes with one BLAS thread each; every fit seeds its own generator, so the results do not depend
-on N.
+``--n-jobs N`` runs the independent fits in N processes with one BLAS thread each, in two phases: the selection
+candidates of every model, then the seed (or seed × fold) fits of every model. Every fit seeds its own
+generator, so the results do not depend on N. A grid of one configuration (``--quick``) has no selection fit.
 
 ``--sweep-samples`` adds, for the unary min-min logistic model, the training loss and test example-F1 against
 the number of samples m ∈ {1, 10, 100, 1000} with exact MLE beside (the paper's CAL500 figure).
@@ -40,7 +40,7 @@ import numpy as np
 from refefl.datasets import MULTILABEL_DATASETS, load_label_ranking, load_multilabel
 from refefl.estimators import (EnergyMultilabelClassifier, PartitionLabelRanker, PartitionMultilabelClassifier,
                                clone, example_f1)
-from refefl.experiments._protocol import blas_threads, describe, grid, jsonable, run_units
+from refefl.experiments._protocol import Plan, blas_threads, describe, gather, grid, jsonable, prefixed, run_plan
 from refefl.partition._oracles import MAX_PAIRWISE_LABELS
 
 RANKING_DATASETS = ("authorship", "glass", "iris", "vehicle", "vowel", "wine")
@@ -145,53 +145,74 @@ def _test_score(estimator, X, Y) -> float:
     return estimator.score(X, Y)
 
 
-def select(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, log, *,
-           n_jobs: int = 1) -> tuple[dict, list]:
-    """The configuration with the best validation metric on (X, Y) (its own 20% split), and every candidate; the
-    candidates are independent units (:func:`run_units`), logged in grid order."""
-    units = [(cls, _settings(cls, config, overrides), seed, X, Y) for config in configs]
-    outcomes = run_units(_validate_unit, units, n_jobs=n_jobs, desc=f"{cls.__name__} selection")
+def selection(cls: type, configs: list[dict], X, Y, seed: int, overrides: dict, title: str, log) -> Plan:
+    """Plan (:mod:`refefl.experiments._protocol`): the configuration with the best validation metric on (X, Y)
+    (its own 20% split; ties: grid order) and every candidate with its score.
+
+    One unit per candidate (:func:`_validate_unit`); ``title`` and the candidates are logged in grid order once
+    they are scored. A grid of one configuration is kept without a fit (its validation score is None): there is
+    nothing to choose. Returns ``(config, candidates, seconds)``, the seconds summed over the candidates' fits."""
+    if len(configs) == 1:
+        log(f"{title}: one configuration, kept without a selection fit: {describe(configs[0])}")
+        return configs[0], [{"config": jsonable(configs[0]), "validation": None}], 0.0
+    outcomes = yield [(_validate_unit, cls, _settings(cls, config, overrides), seed, X, Y) for config in configs]
+    log(f"{title}: selecting among {len(configs)} configurations")
     scored = []
-    for index, (config, (score, detail)) in enumerate(zip(configs, outcomes)):
+    for index, (config, outcome) in enumerate(zip(configs, outcomes)):
+        score = outcome["score"]
         scored.append(((np.inf if score is None else -score, index), config, score))
-        log(f"    {describe(config)}: " + (f"diverged ({detail})" if score is None else
-                                            f"validation {100 * score:.2f} (epoch {detail})"))
+        log(f"    {describe(config)}: " + (f"diverged ({outcome['error']})" if score is None else
+                                            f"validation {100 * score:.2f} (epoch {outcome['epoch']})"))
     best = min(scored, key=lambda item: item[0])
-    return best[1], [{"config": jsonable(c), "validation": v} for _, c, v in scored]
+    return (best[1], [{"config": jsonable(c), "validation": v} for _, c, v in scored],
+            sum(outcome["seconds"] for outcome in outcomes))
 
 
-def _validate_unit(cls: type, settings: dict, seed: int, X, Y) -> tuple[float | None, object]:
-    """One selection candidate: (validation metric, best epoch), or (None, the error) when training diverged
-    (a diverging configuration is a candidate that lost)."""
+def _validate_unit(cls: type, settings: dict, seed: int, X, Y) -> dict:
+    """One selection candidate: ``{"score": validation metric, "epoch": best epoch, "seconds"}``, or score None and
+    the error when training diverged (a diverging configuration is a candidate that lost)."""
+    start = time.perf_counter()
     try:
         estimator = cls(**settings, random_state=seed).fit(X, Y)
     except FloatingPointError as error:
-        return None, str(error)
-    return _validation_score(estimator), estimator.best_epoch_
+        return {"score": None, "error": str(error), "seconds": time.perf_counter() - start}
+    return {"score": _validation_score(estimator), "epoch": estimator.best_epoch_,
+            "seconds": time.perf_counter() - start}
 
 
 def _test_unit(cls: type, settings: dict, seed: int, X, Y, X_test, Y_test) -> dict:
-    """One final fit on (X, Y) scored on the test rows: ``{"score", "epochs", "gap"}`` (:func:`_tau_gap` on the
-    test rows; score None and the error when the training diverged)."""
+    """One final fit on (X, Y) scored on the test rows: ``{"score", "epochs", "gap", "seconds"}`` (:func:`_tau_gap`
+    on the test rows; score None and the error when the training diverged)."""
+    start = time.perf_counter()
     try:
         fitted = cls(**settings, random_state=seed).fit(X, Y)
     except FloatingPointError as error:
-        return {"score": None, "error": str(error), "gap": None}
+        return {"score": None, "error": str(error), "gap": None, "seconds": time.perf_counter() - start}
     return {"score": _test_score(fitted, X_test, Y_test), "epochs": len(fitted.history_),
-            "gap": _tau_gap(fitted, X_test)}
+            "gap": _tau_gap(fitted, X_test), "seconds": time.perf_counter() - start}
 
 
-def _final_fits(cls: type, settings: dict, splits: list[tuple], labels: list[str], metric: str, log,
-                n_jobs: int) -> tuple[list, dict | None]:
-    """The test scores of the chosen configuration on each split ``(seed, X, Y, X_test, Y_test)`` (units run
-    through :func:`run_units`, logged in order), and the τ gap of the first fit that trained."""
-    units = [(cls, settings, *split) for split in splits]
-    outcomes = run_units(_test_unit, units, n_jobs=n_jobs, desc=f"{cls.__name__} test fits")
+def final_fits(cls: type, settings: dict, splits: list[tuple], labels: list[str], metric: str, title: str,
+               log) -> Plan:
+    """Plan: the chosen configuration fitted on each split ``(seed, X, Y, X_test, Y_test)`` and scored on its test
+    rows, one unit per split (:func:`_test_unit`), logged in order under ``title``. Returns the outcomes."""
+    outcomes = yield [(_test_unit, cls, settings, *split) for split in splits]
+    log(title)
     for label, outcome in zip(labels, outcomes):
         log(f"  {label}: diverged ({outcome['error']})" if outcome["score"] is None else
             f"  {label}: test {metric} {100 * outcome['score']:.2f} ({outcome['epochs']} epochs)")
+    return outcomes
+
+
+def _model_entry(key: str, per: str, config: dict, candidates: list, selection_seconds: float,
+                 outcomes: list[dict]) -> dict:
+    """A model's results: the metric's summary, the per-split scores, the chosen hyperparameters, the candidates,
+    the τ gap of the first final fit that trained, and the seconds of all its fits (summed over units)."""
+    scores = [outcome["score"] for outcome in outcomes]
     gap = next((outcome["gap"] for outcome in outcomes if outcome["gap"] is not None), None)
-    return [outcome["score"] for outcome in outcomes], gap
+    seconds = selection_seconds + sum(outcome["seconds"] for outcome in outcomes)
+    return {key: _summary(scores), per: scores, "hyperparameters": jsonable(config), "candidates": candidates,
+            "tau_gap": gap, "seconds": round(seconds, 1)}
 
 
 def _summary(values: list[float | None]) -> dict:
@@ -213,54 +234,74 @@ def _tau_gap(estimator, X) -> dict | None:
     return {"median_abs_nats": float(np.median(np.abs(tau - exact))), "tau": tau.tolist(), "exact": exact.tolist()}
 
 
-def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bool = False, quick: bool = False,
-                   max_epochs: int | None = None, sweep_samples: bool = False, n_jobs: int = 1, log=print) -> dict:
-    """Run the multilabel comparison on ``dataset`` (see the module docstring) and return the results.
+def multilabel_plan(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bool = False, quick: bool = False,
+                    max_epochs: int | None = None, sweep_samples: bool = False, log=print) -> Plan:
+    """Plan of the multilabel comparison on ``dataset`` (see the module docstring); returns the results.
 
-    Per model, the selection candidates and then the seeds are independent units run by ``n_jobs`` processes
-    (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
+    Two phases of independent units: every model's selection candidates; then every model's seeds, the unary
+    τ-gap fit and the sample sweep. :func:`run_multilabel` runs it; :func:`~refefl.experiments._protocol.gather`
+    runs it beside other data sets."""
     data = load_multilabel(dataset, data_dir, synthetic=synthetic)
+    log = prefixed(log, dataset)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs}
     results = _header("multilabel", dataset, data.source, seeds, quick, overrides, n_train=len(data.X_train),
                       n_test=len(data.X_test), n_features=data.X_train.shape[1], n_labels=data.Y_train.shape[1])
-    for name, (cls, configs) in multilabel_models(quick).items():
-        start = time.perf_counter()
-        log(f"{name}: selecting among {len(configs)} configuration(s) on the validation split (seed 0)")
-        config, candidates = select(cls, configs, data.X_train, data.Y_train, 0, overrides, log, n_jobs=n_jobs)
-        splits = [(seed, data.X_train, data.Y_train, data.X_test, data.Y_test) for seed in range(seeds)]
-        scores, gap = _final_fits(cls, _settings(cls, config, overrides), splits,
-                                  [f"seed {seed}" for seed in range(seeds)], "example-F1", log, n_jobs)
-        results["models"][name] = {"example_f1": _summary(scores), "per_seed": scores,
-                                   "hyperparameters": jsonable(config), "candidates": candidates,
-                                   "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
-    results["unary_tau_gap"] = unary_tau_gap(data, results["models"]["min-min logistic"]["candidates"], overrides)
-    log(f"unary min-min logistic: median |tau - log Z| on the test rows "
-        f"{results['unary_tau_gap']['median_abs_nats']:.3f} nats")
+    models = multilabel_models(quick)
+    chosen = yield from gather([selection(cls, configs, data.X_train, data.Y_train, 0, overrides,
+                                          f"{name} (validation split, seed 0)", log)
+                                for name, (cls, configs) in models.items()])
+    splits = [(seed, data.X_train, data.Y_train, data.X_test, data.Y_test) for seed in range(seeds)]
+    labels = [f"seed {seed}" for seed in range(seeds)]
+    plans = [final_fits(cls, _settings(cls, config, overrides), splits, labels, "example-F1", f"{name}: test fits",
+                     log) for (name, (cls, _)), (config, _, _) in zip(models.items(), chosen)]
+    minmin_config, minmin_candidates, _ = chosen[list(models).index("min-min logistic")]
+    unary = _best_unary(minmin_candidates, minmin_config)
+    if unary is not minmin_config:  # otherwise its seed-0 fit is the min-min logistic model's first test fit
+        plans.append(final_fits(PartitionMultilabelClassifier, _settings(PartitionMultilabelClassifier, unary,
+                                                                         overrides),
+                                splits[:1], labels[:1], "example-F1", "unary min-min logistic (τ gap)", log))
     if sweep_samples:
-        results["sample_sweep"] = sample_sweep(data, results["models"]["min-min logistic"]["hyperparameters"],
-                                               overrides, log, n_jobs=n_jobs)
+        plans.append(sample_sweep(data, minmin_config, overrides, log))
+    outcomes = yield from gather(plans)
+    for (name, _), (config, candidates, seconds), fits in zip(models.items(), chosen, outcomes):
+        results["models"][name] = _model_entry("example_f1", "per_seed", config, candidates, seconds, fits)
+    unary_fit = outcomes[len(models)][0] if unary is not minmin_config else outcomes[0][0]
+    results["unary_tau_gap"] = (None if unary_fit["gap"] is None else
+                                {**unary_fit["gap"], "hyperparameters": jsonable(unary)})
+    log("unary min-min logistic: " + ("diverged, no tau gap" if unary_fit["gap"] is None else
+                                      f"median |tau - log Z| on the test rows "
+                                      f"{results['unary_tau_gap']['median_abs_nats']:.3f} nats"))
+    if sweep_samples:
+        results["sample_sweep"] = outcomes[-1]
     return results
 
 
-def unary_tau_gap(data, candidates: list[dict], overrides: dict) -> dict:
-    """|τ(x) − log Z(x)| on the test rows for the unary min-min logistic model: the best unary configuration
-    of the min-min logistic candidates (by validation), seed 0."""
+def _best_unary(candidates: list[dict], chosen: dict) -> dict:
+    """The unary configuration of the min-min logistic candidates with the best validation metric (first in grid
+    order on ties; a candidate without a score ranks last), as the configuration object ``chosen`` when equal."""
     unary = max((c for c in candidates if c["config"]["energy"] == "unary"),
                 key=lambda c: -np.inf if c["validation"] is None else c["validation"])
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in unary["config"].items()}
-    model = PartitionMultilabelClassifier(**_settings(PartitionMultilabelClassifier, config, overrides),
-                                          random_state=0).fit(data.X_train, data.Y_train)
-    return {**_tau_gap(model, data.X_test), "hyperparameters": unary["config"]}
+    return chosen if config == chosen else config
 
 
-def sample_sweep(data, config: dict, overrides: dict, log, *, n_jobs: int = 1) -> list[dict]:
-    """Training loss (exact NLL of the trained energy) and test example-F1 of the unary min-min logistic model
+def run_multilabel(dataset: str, *, seeds: int = 3, data_dir=None, synthetic: bool = False, quick: bool = False,
+                   max_epochs: int | None = None, sweep_samples: bool = False, n_jobs: int = 1, log=print) -> dict:
+    """Run the multilabel comparison on ``dataset`` (:func:`multilabel_plan`) with its units on ``n_jobs``
+    processes (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
+    return run_plan(multilabel_plan(dataset, seeds=seeds, data_dir=data_dir, synthetic=synthetic, quick=quick,
+                                    max_epochs=max_epochs, sweep_samples=sweep_samples, log=log),
+                    n_jobs=n_jobs, desc=f"partition {dataset}")
+
+
+def sample_sweep(data, config: dict, overrides: dict, log) -> Plan:
+    """Plan: training loss (exact NLL of the trained energy) and test example-F1 of the unary min-min logistic model
     against m, beside exact MLE, with the same configuration otherwise (seed 0; one unit per m)."""
     unary = {**config, "energy": "unary"}
-    units = [(_settings(PartitionMultilabelClassifier, {**unary, "objective": "exact_mle"} if m is None else
-                        {**unary, "n_samples": m}, overrides), m, data.X_train, data.Y_train, data.X_test, data.Y_test)
-             for m in (*SAMPLE_SWEEP, None)]
-    rows = run_units(_sweep_unit, units, n_jobs=n_jobs, desc="sample sweep")
+    rows = yield [(_sweep_unit, _settings(PartitionMultilabelClassifier,
+                                          {**unary, "objective": "exact_mle"} if m is None else
+                                          {**unary, "n_samples": m}, overrides),
+                   m, data.X_train, data.Y_train, data.X_test, data.Y_test) for m in (*SAMPLE_SWEEP, None)]
     for row in rows:
         log(f"  m = {'exact MLE' if row['m'] is None else row['m']}: train NLL {row['train_nll']:.4f}, "
             f"test example-F1 {row['test_example_f1']:.2f}")
@@ -274,13 +315,13 @@ def _sweep_unit(settings: dict, m: int | None, X, Y, X_test, Y_test) -> dict:
     return {"m": m, "train_nll": float(nll.mean()), "test_example_f1": 100 * model.score(X_test, Y_test)}
 
 
-def run_ranking(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None, synthetic: bool = False,
-                quick: bool = False, max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
-    """Run the label-ranking comparison on ``dataset`` (``folds``-fold cross-validation per seed).
-
-    Per model, the selection candidates and then the seed × fold fits are independent units run by ``n_jobs``
-    processes (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
+def ranking_plan(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None, synthetic: bool = False,
+                 quick: bool = False, max_epochs: int | None = None, log=print) -> Plan:
+    """Plan of the label-ranking comparison on ``dataset`` (``folds``-fold cross-validation per seed); returns the
+    results. Two phases of independent units: every model's selection candidates (fold 1 of seed 0), then every
+    model's seed × fold fits."""
     data = load_label_ranking(dataset, data_dir, synthetic=synthetic)
+    log = prefixed(log, dataset)
     overrides = {} if max_epochs is None else {"max_epochs": max_epochs, "patience": max_epochs}
     final = {**overrides, "validation_fraction": 0.0}  # the whole training fold, the fixed budget
     results = _header("ranking", dataset, data.source, seeds, quick, overrides, n=len(data.X),
@@ -291,16 +332,25 @@ def run_ranking(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None,
         for fold, (train, test) in enumerate(data.folds(folds, seed)):
             splits.append((seed, data.X[train], data.Y[train], data.X[test], data.Y[test]))
             labels.append(f"seed {seed} fold {fold + 1}/{folds}")
-    for name, (cls, configs) in ranking_models(quick).items():
-        start = time.perf_counter()
-        log(f"{name}: selecting among {len(configs)} configuration(s) on fold 1 of seed 0")
-        config, candidates = select(cls, configs, data.X[first_train], data.Y[first_train], 0, overrides, log,
-                                    n_jobs=n_jobs)
-        scores, gap = _final_fits(cls, _settings(cls, config, final), splits, labels, "Kendall tau", log, n_jobs)
-        results["models"][name] = {"kendall_tau": _summary(scores), "per_fold": scores,
-                                   "hyperparameters": jsonable(config), "candidates": candidates,
-                                   "tau_gap": gap, "seconds": round(time.perf_counter() - start, 1)}
+    models = ranking_models(quick)
+    chosen = yield from gather([selection(cls, configs, data.X[first_train], data.Y[first_train], 0, overrides,
+                                          f"{name} (fold 1 of seed 0)", log)
+                                for name, (cls, configs) in models.items()])
+    outcomes = yield from gather([final_fits(cls, _settings(cls, config, final), splits, labels, "Kendall tau",
+                                             f"{name}: test fits", log)
+                                  for (name, (cls, _)), (config, _, _) in zip(models.items(), chosen)])
+    for (name, _), (config, candidates, seconds), fits in zip(models.items(), chosen, outcomes):
+        results["models"][name] = _model_entry("kendall_tau", "per_fold", config, candidates, seconds, fits)
     return results
+
+
+def run_ranking(dataset: str, *, seeds: int = 3, folds: int = 10, data_dir=None, synthetic: bool = False,
+                quick: bool = False, max_epochs: int | None = None, n_jobs: int = 1, log=print) -> dict:
+    """Run the label-ranking comparison on ``dataset`` (:func:`ranking_plan`) with its units on ``n_jobs``
+    processes (:func:`refefl.experiments._protocol.run_units`): the results are the same for every ``n_jobs``."""
+    return run_plan(ranking_plan(dataset, seeds=seeds, folds=folds, data_dir=data_dir, synthetic=synthetic,
+                                 quick=quick, max_epochs=max_epochs, log=log),
+                    n_jobs=n_jobs, desc=f"partition {dataset}")
 
 
 def _header(task, dataset, source, seeds, quick, overrides, **sizes) -> dict:

@@ -89,15 +89,19 @@ def _figure(plot: Callable, context: Context, relative: str, *args) -> list[str]
 # --- paper 1: generalized Fenchel-Young losses ----------------------------------------------------------------
 
 def gfy_multilabel(settings: dict, context: Context) -> StageOutput:
-    """Blondel et al. (2022), multilabel classification, per data set (:mod:`refefl.experiments.multilabel`)."""
+    """Blondel et al. (2022), multilabel classification, per data set (:mod:`refefl.experiments.multilabel`); the
+    data sets' phases run side by side."""
     from refefl.experiments import multilabel
+    from refefl.experiments._protocol import gather, run_plan
 
     _folder(context, "gfy_multilabel")
     output = StageOutput({})
-    for dataset in settings["datasets"]:
-        results = multilabel.run(dataset, seeds=settings["seeds"], data_dir=context.data_dir,
-                                 synthetic=context.synthetic, quick=settings["quick"],
-                                 max_epochs=settings.get("max_epochs"), n_jobs=context.n_jobs, log=context.log)
+    plans = [multilabel.plan(dataset, seeds=settings["seeds"], data_dir=context.data_dir,
+                             synthetic=context.synthetic, quick=settings["quick"],
+                             max_epochs=settings.get("max_epochs"), log=context.log)
+             for dataset in settings["datasets"]]
+    runs = run_plan(gather(plans), n_jobs=context.n_jobs, desc="GFY multilabel")
+    for dataset, results in zip(settings["datasets"], runs):  # the data sets' phases side by side
         output.results[dataset] = results
         output.data[dataset] = results["source"]
         output.tables.append(multilabel.markdown(results, "python -m refefl reproduce"))
@@ -160,15 +164,11 @@ def partition_multilabel(settings: dict, context: Context) -> StageOutput:
     """Sander et al. (2025), multilabel, per data set (:mod:`refefl.experiments.partition`)."""
     from refefl.experiments import partition
 
-    output = StageOutput({})
-    _folder(context, "partition")
-    for dataset in settings["datasets"]:
-        results = partition.run_multilabel(dataset, seeds=settings["seeds"], data_dir=context.data_dir,
-                                           synthetic=context.synthetic, quick=settings["quick"],
-                                           max_epochs=settings.get("max_epochs"), n_jobs=context.n_jobs,
-                                           log=context.log)
-        _partition_output(partition, results, dataset, "multilabel", context, output)
-    return output
+    plans = [partition.multilabel_plan(dataset, seeds=settings["seeds"], data_dir=context.data_dir,
+                                       synthetic=context.synthetic, quick=settings["quick"],
+                                       max_epochs=settings.get("max_epochs"), log=context.log)
+             for dataset in settings["datasets"]]
+    return _partition_output(partition, plans, settings["datasets"], "multilabel", context)
 
 
 def partition_multilabel_comparisons(results: dict) -> list[Comparison]:
@@ -191,15 +191,11 @@ def partition_ranking(settings: dict, context: Context) -> StageOutput:
     """Sander et al. (2025), label ranking, per data set (k-fold cross-validation)."""
     from refefl.experiments import partition
 
-    output = StageOutput({})
-    _folder(context, "partition")
-    for dataset in settings["datasets"]:
-        results = partition.run_ranking(dataset, seeds=settings["seeds"], folds=settings["folds"],
-                                        data_dir=context.data_dir, synthetic=context.synthetic,
-                                        quick=settings["quick"], max_epochs=settings.get("max_epochs"),
-                                        n_jobs=context.n_jobs, log=context.log)
-        _partition_output(partition, results, dataset, "ranking", context, output)
-    return output
+    plans = [partition.ranking_plan(dataset, seeds=settings["seeds"], folds=settings["folds"],
+                                    data_dir=context.data_dir, synthetic=context.synthetic, quick=settings["quick"],
+                                    max_epochs=settings.get("max_epochs"), log=context.log)
+             for dataset in settings["datasets"]]
+    return _partition_output(partition, plans, settings["datasets"], "ranking", context)
 
 
 def partition_ranking_comparisons(results: dict) -> list[Comparison]:
@@ -210,12 +206,20 @@ def partition_ranking_comparisons(results: dict) -> list[Comparison]:
                                   partition.PAPER_RANKING)
 
 
-def _partition_output(partition, results: dict, dataset: str, task: str, context: Context,
-                      output: StageOutput) -> None:
-    output.results[dataset] = results
-    output.data[dataset] = results["source"]
-    output.tables.append(partition.markdown(results, "python -m refefl reproduce"))
-    output.figures += _figure(partition.plot_tau, context, f"partition/{task}_{dataset}_tau.png", results)
+def _partition_output(partition, plans: list, datasets: list[str], task: str, context: Context) -> StageOutput:
+    """Run the data sets' plans side by side (each phase's units of every data set in one call, so that small
+    data sets do not leave workers idle) and collect their tables and τ figures."""
+    from refefl.experiments._protocol import gather, run_plan
+
+    _folder(context, "partition")
+    output = StageOutput({})
+    for dataset, results in zip(datasets, run_plan(gather(plans), n_jobs=context.n_jobs,
+                                                   desc=f"partition {task}")):
+        output.results[dataset] = results
+        output.data[dataset] = results["source"]
+        output.tables.append(partition.markdown(results, "python -m refefl reproduce"))
+        output.figures += _figure(partition.plot_tau, context, f"partition/{task}_{dataset}_tau.png", results)
+    return output
 
 
 def _partition_comparisons(results: dict, label: str, metric: str, papers: dict) -> list[Comparison]:
@@ -349,7 +353,7 @@ STAGES = {stage.name: stage for stage in (
           quick={"datasets": QUICK_RANKING, "seeds": 1, "folds": 3, "quick": True, "max_epochs": 100},
           full={"datasets": RANKING, "seeds": 3, "folds": 10, "quick": False}),
     Stage("gda", PAPER_GDA, gda, gda_comparisons,
-          quick={"n_data": [1000], "seeds": 1, **_GDA}, full={"n_data": [1000, 10000], "seeds": 5, **_GDA},
+          quick={"n_data": [1000], "seeds": 2, **_GDA}, full={"n_data": [1000, 10000], "seeds": 5, **_GDA},
           needs_data=False),
     Stage("benchmarks", "refefl's kernels", benchmarks, benchmark_comparisons, quick={"arguments": ["--quick"]},
           full={"arguments": []}, needs_data=False),
