@@ -236,3 +236,20 @@ def test_the_experiments_units_run_under_the_callers_context(n_jobs):
         configs = run_units(refefl.get_config, [()] * 3, n_jobs=n_jobs, progress=False)
     assert configs == [{"backend": "numpy"}] * 3
     assert run_units(refefl.get_config, [()], n_jobs=n_jobs, progress=False) == [{"backend": "auto"}]
+
+
+def _thread_budget() -> dict:
+    from threadpoolctl import threadpool_info
+
+    return {info["user_api"]: info["num_threads"] for info in threadpool_info()}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_every_unit_runs_with_one_blas_and_one_openmp_thread(n_jobs):
+    """In this process (n_jobs=1) as in a worker: the same thread budget, so the same summation order."""
+    pytest.importorskip("threadpoolctl")
+    from refefl.experiments._protocol import run_units
+
+    pytest.importorskip("refefl_ext")  # loads the kernels' OpenMP runtime
+    budgets = run_units(_thread_budget, [()] * 2, n_jobs=n_jobs, progress=False)
+    assert all(set(budget.values()) == {1} for budget in budgets), budgets

@@ -51,12 +51,25 @@ def blas_threads(n: int):
     return threadpool_limits(n, user_api="blas")
 
 
+def one_thread():
+    """Limit BLAS and OpenMP (refefl_ext's kernels) to one thread each when threadpoolctl is installed: the
+    thread budget of a unit, whatever the number of workers. A unit then runs the same way in this process
+    (``n_jobs=1``) as in a worker (where joblib's loky backend limits both to cores // workers), and a kernel
+    that splits a long row among its threads sums in the same order."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, desc: str | None = None,
               progress: bool = True) -> list:
     """``[function(*unit) for unit in units]``, the units run by joblib and returned in order.
 
     Each unit is independent and seeds its own generator, so the results are the same, bit for bit, whatever
-    ``n_jobs`` is (each worker also uses one BLAS thread, as the sequential run does). ``n_jobs=1`` runs in this
+    ``n_jobs`` is (every unit runs with one BLAS and one OpenMP thread, :func:`one_thread`, in this process as in
+    a worker). ``n_jobs=1`` runs in this
     process; ``n_jobs > 1`` in local worker processes; inside ``joblib.parallel_config(backend="dask")`` the units
     go to the Dask cluster of the active ``dask.distributed.Client``. A tqdm bar counts finished units. Every unit
     runs under the caller's :func:`refefl.config_context` (worker processes would otherwise start at the default).
@@ -66,7 +79,7 @@ def run_units(function: Callable, units: Sequence[tuple], *, n_jobs: int = 1, de
     from tqdm.auto import tqdm
 
     units, config = list(units), get_config()
-    with blas_threads(1):
+    with one_thread():
         results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_unit)(function, config, *unit)
                                                                  for unit in units)
         return list(tqdm(results, total=len(units), desc=desc, disable=not progress, leave=False))
@@ -151,6 +164,7 @@ def check_n_jobs(n_jobs) -> int:
 
 
 def _run_unit(function: Callable, config: dict, *args):
-    """``function(*args)`` with one BLAS thread and refefl's ``config`` (in a worker process both are set again)."""
-    with blas_threads(1), config_context(**config):
+    """``function(*args)`` with one BLAS and OpenMP thread and refefl's ``config`` (in a worker process both are set
+    again)."""
+    with one_thread(), config_context(**config):
         return function(*args)
