@@ -79,6 +79,26 @@ def _folder(context: Context, name: str) -> Path:
     return folder
 
 
+def _side_by_side(plans: list, datasets: list[str], task: str, context: Context, desc: str) -> dict[str, dict]:
+    """Run the data sets' plans side by side (each phase's units of every data set in one call, so that small
+    data sets leave no worker idle) and return {data set: results} in the stage's order.
+
+    The data sets with the most labels go first: their fits are the longest, and a long fit handed out last would
+    end its phase alone on one worker (cal500's GFY fit is a quarter of the quick partition multilabel stage)."""
+    from refefl.datasets import load_label_ranking, load_multilabel
+    from refefl.experiments._protocol import gather, run_plan
+
+    def n_labels(name: str) -> int:
+        if task == "multilabel":
+            return load_multilabel(name, context.data_dir, synthetic=context.synthetic).Y_train.shape[1]
+        return load_label_ranking(name, context.data_dir, synthetic=context.synthetic).Y.shape[1]
+
+    order = sorted(range(len(datasets)), key=lambda index: -n_labels(datasets[index]))
+    runs = run_plan(gather([plans[index] for index in order]), n_jobs=context.n_jobs, desc=desc)
+    by_name = {datasets[index]: results for index, results in zip(order, runs)}
+    return {name: by_name[name] for name in datasets}
+
+
 def _figure(plot: Callable, context: Context, relative: str, *args) -> list[str]:
     """``plot(*args, path)`` into ``context.out / relative``; [relative] when a figure was written."""
     path = context.out / relative
@@ -92,7 +112,6 @@ def gfy_multilabel(settings: dict, context: Context) -> StageOutput:
     """Blondel et al. (2022), multilabel classification, per data set (:mod:`refefl.experiments.multilabel`); the
     data sets' phases run side by side."""
     from refefl.experiments import multilabel
-    from refefl.experiments._protocol import gather, run_plan
 
     _folder(context, "gfy_multilabel")
     output = StageOutput({})
@@ -100,8 +119,8 @@ def gfy_multilabel(settings: dict, context: Context) -> StageOutput:
                              synthetic=context.synthetic, quick=settings["quick"],
                              max_epochs=settings.get("max_epochs"), log=context.log)
              for dataset in settings["datasets"]]
-    runs = run_plan(gather(plans), n_jobs=context.n_jobs, desc="GFY multilabel")
-    for dataset, results in zip(settings["datasets"], runs):  # the data sets' phases side by side
+    for dataset, results in _side_by_side(plans, settings["datasets"], "multilabel", context,
+                                          "GFY multilabel").items():
         output.results[dataset] = results
         output.data[dataset] = results["source"]
         output.tables.append(multilabel.markdown(results, "python -m refefl reproduce"))
@@ -207,14 +226,10 @@ def partition_ranking_comparisons(results: dict) -> list[Comparison]:
 
 
 def _partition_output(partition, plans: list, datasets: list[str], task: str, context: Context) -> StageOutput:
-    """Run the data sets' plans side by side (each phase's units of every data set in one call, so that small
-    data sets do not leave workers idle) and collect their tables and τ figures."""
-    from refefl.experiments._protocol import gather, run_plan
-
+    """Run the data sets' plans side by side (:func:`_side_by_side`) and collect their tables and τ figures."""
     _folder(context, "partition")
     output = StageOutput({})
-    for dataset, results in zip(datasets, run_plan(gather(plans), n_jobs=context.n_jobs,
-                                                   desc=f"partition {task}")):
+    for dataset, results in _side_by_side(plans, datasets, task, context, f"partition {task}").items():
         output.results[dataset] = results
         output.data[dataset] = results["source"]
         output.tables.append(partition.markdown(results, "python -m refefl reproduce"))
