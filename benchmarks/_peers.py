@@ -49,6 +49,16 @@ def versions() -> dict[str, str]:
     out = {"numpy": np.__version__, "scipy": scipy.__version__}
     for module in ("torch", "entmax", "sklearn", "jaxopt", "jax", "thewalrus", "Cython"):
         if installed(module):
-            mod = importlib.import_module(module)
-            out[module] = getattr(mod, "__version__", "?")
+            version = getattr(importlib.import_module(module), "__version__", None)
+            out[module] = version or _distribution_version(module)
     return out
+
+
+def _distribution_version(module: str) -> str:
+    """The installed distribution's version, for a module without ``__version__`` (jaxopt 0.8 has none)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version({"sklearn": "scikit-learn"}.get(module, module))
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -39,3 +39,18 @@ def test_targets_are_ratios_of_the_measured_medians():
     assert not results[("refefl ext [float32] / refefl ext [float64] ≤ 1", "both")]["met"]
     memory = [r for r in results.values() if r["target"].startswith("peak memory")]
     assert memory and all(r["ratio"] == 3 and not r["met"] for r in memory)
+
+
+@pytest.mark.skipif(not _backend.ext_runs(), reason="refefl_ext is not built, or REFEFL_PURE_NUMPY=1")
+def test_the_multilabel_epoch_benchmark_times_each_model_and_inner_solver():
+    """Every row of the epoch benchmark (unary without an inner solver, quadratic with the NumPy and compiled
+    coordinate ascent) trains and is timed, on a small stand-in for yeast."""
+    from benchmarks import bench_multilabel_epoch as bench
+    from refefl.datasets import make_synthetic_multilabel
+
+    data = make_synthetic_multilabel(80, 5, 4, rng=np.random.default_rng(0))
+    settings, _ = bench.configurations()
+    rows = bench.measure(settings, data, repeats=1, epochs=2, skip=0)
+    assert sorted((r["energy"], r["inner_solver"]) for r in rows) == sorted(
+        [("unary", "—"), ("quadratic", "ext"), ("quadratic", "numpy")] * len(bench.MODELS))
+    assert all(r["epochs_timed"] == 2 and r["median_ms"] > 0 for r in rows)

@@ -3,7 +3,8 @@
 Reads what the benchmarks and experiments wrote under ``benchmarks/results/`` and puts it between the README's
 markers, so that the README never holds a hand-typed number:
 
-- ``benchmark-table``: ``summary.md`` of ``python -m benchmarks`` (medians and targets);
+- ``benchmark-table``: ``summary.md`` of ``python -m benchmarks`` (medians and targets), and ``before_after.md``
+  of ``python -m tools.bench_compare`` (two runs side by side);
 - ``multilabel-table``: ``multilabel/*.md`` of ``python -m refefl.experiments.multilabel``;
 - ``partition-table``: ``partition/*.md`` of ``python -m refefl.experiments.partition``;
 - ``reproduce-table``: refefl's numbers beside the papers', computed by ``refefl.reproduce``'s own comparison
@@ -40,9 +41,23 @@ def update_readme(readme: Path, content: str, name: str) -> None:
 
 
 def benchmark_summary(results: Path = RESULTS) -> str:
-    """``summary.md`` without its heading: the kind of run, the stamp, the medians and the targets."""
+    """``summary.md`` without its heading (the kind of run, the stamp, the medians and the targets), then, folded,
+    ``before_after.md`` of ``python -m tools.bench_compare`` when it exists."""
     text = (results / "summary.md").read_text()
-    return text[len(SUMMARY_HEADING):] if text.startswith(SUMMARY_HEADING) else text
+    text = text[len(SUMMARY_HEADING):] if text.startswith(SUMMARY_HEADING) else text
+    check = results / "before_after.md"
+    if check.is_file():
+        text = (f"{text.rstrip()}
+
+<details><summary>Before and after: every refefl kernel over its floor in two "
+                f"runs (<code>python -m tools.bench_compare</code>)</summary>
+
+{check.read_text().strip()}
+
+"
+                "</details>
+")
+    return text
 
 
 def section(folder: str, stems, heading: str, replacement: str, results: Path = RESULTS) -> str:
