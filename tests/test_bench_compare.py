@@ -44,3 +44,13 @@ def test_a_row_is_slower_beyond_noise_only_when_every_pair_says_so():
     assert bench_compare.verdict([slower, slower]) == "slower"
     assert bench_compare.verdict([slower, same]) == "not slower"
     assert bench_compare.verdict([slower]) == "slower"
+
+
+def test_the_readme_folds_the_comparison_under_the_benchmark_table(tmp_path):
+    from tools import readme
+
+    (tmp_path / "summary.md").write_text(readme.SUMMARY_HEADING + "the table\n")
+    assert readme.benchmark_summary(tmp_path) == "the table\n"
+    (tmp_path / "before_after.md").write_text("the comparison\n")
+    folded = readme.benchmark_summary(tmp_path)
+    assert folded.startswith("the table\n\n<details>") and "\n\nthe comparison\n\n</details>\n" in folded

@@ -47,16 +47,9 @@ def benchmark_summary(results: Path = RESULTS) -> str:
     text = text[len(SUMMARY_HEADING):] if text.startswith(SUMMARY_HEADING) else text
     check = results / "before_after.md"
     if check.is_file():
-        text = (f"{text.rstrip()}
-
-<details><summary>Before and after: every refefl kernel over its floor in two "
-                f"runs (<code>python -m tools.bench_compare</code>)</summary>
-
-{check.read_text().strip()}
-
-"
-                "</details>
-")
+        text = (f"{text.rstrip()}\n\n<details><summary>Before and after: every refefl kernel over its floor in "
+                f"pairs of runs (<code>python -m tools.bench_compare</code>)</summary>\n\n"
+                f"{check.read_text().strip()}\n\n</details>\n")
     return text
 
 
