@@ -163,6 +163,59 @@ def test_adam_first_step_is_a_signed_step():
     assert state["t"] == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_is_its_formula_leaf_by_leaf_bitwise(dtype):
+    """The flat update does each element's operations of the docstring's formulas in their order (folded bias
+    corrections): equal bitwise to them written out per leaf, float32 kept; nothing passed in is modified."""
+    rng = np.random.default_rng(0)
+    params = {"a": [rng.normal(size=(3, 2)).astype(dtype)], "b": rng.normal(size=4).astype(dtype)}
+    opt = nn.Adam(0.05)
+    state = opt.init(params)
+    m, v = nn.tree_map(np.zeros_like, params), nn.tree_map(np.zeros_like, params)
+    expected = params
+    for t in range(1, 4):
+        grads = nn.tree_map(lambda w: rng.normal(size=w.shape).astype(dtype), params)
+        before = [np.array(leaf) for leaf in nn.tree_leaves((params, grads, state))]
+        new, new_state = opt.step(params, grads, state)
+        assert all(np.array_equal(a, b) for a, b in zip(before, nn.tree_leaves((params, grads, state))))
+        m = nn.tree_map(lambda m_, g: 0.9 * m_ + (1 - 0.9) * g, m, grads)
+        v = nn.tree_map(lambda v_, g: 0.999 * v_ + (1 - 0.999) * g * g, v, grads)
+        step, eps_hat = 0.05 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t), 1e-8 * np.sqrt(1 - 0.999**t)
+        expected = nn.tree_map(lambda w, m_, v_: w - (step * m_ / (np.sqrt(v_) + eps_hat)).astype(w.dtype),
+                               params, m, v)
+        assert all(a.dtype == dtype and np.array_equal(a, b)
+                   for a, b in zip(nn.tree_leaves(new), nn.tree_leaves(expected)))
+        assert np.array_equal(new_state["m"], nn.tree_ravel(m)) and new_state["t"] == t
+        params, state = new, new_state
+
+
+def test_adam_refuses_mismatched_trees_and_dtypes():
+    opt = nn.Adam()
+    params = {"W": np.ones((2, 2)), "b": np.zeros(2)}
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="structure"):
+        opt.step(params, {"W": np.ones((2, 2)), "b": np.zeros(3)}, state)
+    with pytest.raises(TypeError, match="dtype"):
+        opt.step(params, nn.tree_map(lambda g: g.astype(np.float32), params), state)
+    with pytest.raises(TypeError, match="params"):
+        opt.init({"W": np.ones(2), "b": np.zeros(2, np.float32)})
+
+
+def test_tree_ravel_and_unravel_are_inverse():
+    tree = {"a": [np.arange(6.0).reshape(2, 3), (np.ones(1),)], "b": np.full((2, 1), 7.0)}
+    flat = nn.tree_ravel(tree)
+    assert flat.shape == (9,)
+    back = nn.tree_unravel(tree, flat)
+    assert isinstance(back["a"][1], tuple)
+    assert all(np.array_equal(a, b) for a, b in zip(nn.tree_leaves(back), nn.tree_leaves(tree)))
+    assert all(np.shares_memory(leaf, flat) for leaf in nn.tree_leaves(back))  # views, not copies
+    with pytest.raises(ValueError, match="structure"):
+        nn.tree_ravel(tree, [(2, 3), (1,), (1, 2)])
+    for bad in (flat[:-1], np.append(flat, 0.0), flat.reshape(3, 3)):
+        with pytest.raises(ValueError, match="flat"):
+            nn.tree_unravel(tree, bad)
+
+
 @pytest.mark.parametrize("opt", [nn.SGD(0.1, momentum=0.5), nn.Adam(0.05)])
 def test_optimizers_minimize_a_quadratic(opt):
     """Full-batch training of a linear least-squares model reaches the normal-equations solution."""

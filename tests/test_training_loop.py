@@ -42,6 +42,25 @@ def test_replacement_sampling_is_adam_on_batches_drawn_just_before_each_step():
                                rtol=1e-14)
 
 
+def test_the_best_epoch_is_kept_while_later_steps_update_the_parameters():
+    """The steps update the loop's own vector in place: the best epoch's parameters are a snapshot that later
+    epochs leave alone, and the initial parameters are never written to."""
+    grad_fn, _ = quadratic(np.random.default_rng(0).normal(size=(10, 2)))
+    snapshots = []
+
+    def validate(params):  # epoch 2 is the best
+        snapshots.append(params.copy())
+        return abs(len(snapshots) - 2), {}
+
+    params = np.zeros(2)
+    result = train_minibatch(grad_fn, params, 10, rng=np.random.default_rng(0), learning_rate=0.1, batch_size=4,
+                             max_epochs=4, validate=validate)
+    assert result.best_epoch == 2 and len(snapshots) == 4
+    assert np.array_equal(result.params, snapshots[1])
+    assert not np.array_equal(snapshots[1], snapshots[3])
+    assert np.array_equal(params, np.zeros(2))
+
+
 def test_shuffle_sampling_visits_every_row_once_per_epoch():
     grad_fn, seen = quadratic(np.random.default_rng(0).normal(size=(10, 2)))
     result = train_minibatch(grad_fn, np.zeros(2), 10, rng=np.random.default_rng(0), learning_rate=0.1, batch_size=4,

@@ -9,7 +9,7 @@ from refefl.nn._layers import ACTIVATIONS, Layer, Linear, LogSigmoid, ReLU, Sigm
 from refefl.nn._mlp import MLP
 from refefl.nn._optim import SGD, Adam
 from refefl.nn._training import TrainingResult, train_minibatch
-from refefl.nn._tree import tree_leaves, tree_map, tree_vdot
+from refefl.nn._tree import tree_leaves, tree_map, tree_ravel, tree_unravel, tree_vdot
 
 __all__ = [
     "ACTIVATIONS",
@@ -28,5 +28,7 @@ __all__ = [
     "TrainingResult",
     "tree_map",
     "tree_leaves",
+    "tree_ravel",
+    "tree_unravel",
     "tree_vdot",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from refefl._validation import check_positive
-from refefl.nn._tree import tree_map
+from refefl.nn._tree import tree_leaves, tree_map, tree_ravel, tree_unravel
 
 
 class SGD:
@@ -104,19 +104,59 @@ class Adam:
         self.eps = check_positive(eps, "eps")
 
     def init(self, params: Any) -> dict:
-        """``{"t": 0, "m": zeros, "v": zeros}`` with m and v of the structure of ``params``."""
-        return {"t": 0, "m": tree_map(np.zeros_like, params), "v": tree_map(np.zeros_like, params)}
+        """``{"t": 0, "m": zeros, "v": zeros}``: the moments as flat vectors over the leaves of ``params`` (in
+        :func:`~refefl.nn.tree_leaves` order), of their common floating dtype."""
+        leaves = tree_leaves(params)
+        dtype = _leaf_dtype(leaves, "params")
+        size = sum(np.size(leaf) for leaf in leaves)
+        return {"t": 0, "m": np.zeros(size, dtype), "v": np.zeros(size, dtype)}
 
     def step(self, params: Any, grads: Any, state: dict) -> tuple[Any, dict]:
-        """One update; returns new ``(params, state)``."""
+        """One update; returns new ``(params, state)``: the parameters are views of one new flat vector."""
+        w = tree_ravel(params)
+        g = tree_ravel(grads, [np.shape(leaf) for leaf in tree_leaves(params)])
+        w, state = self.flat_step(w, g, state)
+        return tree_unravel(params, w), state
+
+    def flat_step(self, w: np.ndarray, g: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
+        """:meth:`step` on the parameters and gradients as flat vectors (``w`` and ``g`` are not modified); returns
+        the new flat parameters and state."""
         t = state["t"] + 1
-        m = tree_map(lambda m_, g: self.beta1 * m_ + (1 - self.beta1) * g, state["m"], grads)
-        v = tree_map(lambda v_, g: self.beta2 * v_ + (1 - self.beta2) * g * g, state["v"], grads)
+        m, v = state["m"], state["v"]
+        if not w.shape == g.shape == m.shape:
+            raise ValueError(f"w and g must have the shape {m.shape} of the state's moments, got {w.shape} and "
+                             f"{g.shape}")
+        if not w.dtype == g.dtype == m.dtype:
+            raise TypeError(f"w and g must have the dtype {m.dtype} of the state's moments, got {w.dtype} and "
+                            f"{g.dtype}")
+        # each element sees the operations of the formulas in this order; every temporary is this step's own
+        scratch = np.multiply(g, 1 - self.beta2)
+        scratch *= g
+        v = np.multiply(v, self.beta2)
+        v += scratch
+        np.multiply(g, 1 - self.beta1, out=scratch)
+        m = np.multiply(m, self.beta1)
+        m += scratch
         # bias corrections folded into the step and into ε (an exact rewrite, Kingma & Ba end of §2)
         step = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         eps_hat = self.eps * np.sqrt(1 - self.beta2**t)
-        params = tree_map(lambda w, m_, v_: w - (step * m_ / (np.sqrt(v_) + eps_hat)).astype(w.dtype), params, m, v)
-        return params, {"t": t, "m": m, "v": v}
+        update = np.multiply(m, step)  # step is a NumPy float64: float32 moments give a float64 update
+        np.sqrt(v, out=scratch)
+        if scratch.dtype == update.dtype:
+            scratch += eps_hat
+        else:  # float32 moments: √v + ε̂ in float64, as the formula promotes
+            scratch = scratch + eps_hat
+        update /= scratch
+        return np.subtract(w, update.astype(w.dtype, copy=False)), {"t": t, "m": m, "v": v}
 
     def __repr__(self) -> str:
         return f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"
+
+
+def _leaf_dtype(leaves: list, name: str) -> np.dtype:
+    """The floating dtype that all ``leaves`` share (the flat moments are kept in it)."""
+    dtypes = {np.asarray(leaf).dtype for leaf in leaves}
+    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
+        raise TypeError(f"{name} must have leaves of one floating dtype, got {sorted(map(str, dtypes))}")
+    return dtypes.pop()
+

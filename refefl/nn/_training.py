@@ -19,7 +19,7 @@ import numpy as np
 
 from refefl._validation import check_positive, check_positive_int
 from refefl.nn._optim import Adam
-from refefl.nn._tree import tree_map
+from refefl.nn._tree import tree_leaves, tree_map, tree_ravel, tree_unravel
 
 SAMPLINGS = ("shuffle", "replacement")
 
@@ -67,16 +67,19 @@ def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.nda
     return order[:n_val], order[n_val:]
 
 
-def _batch_gradient(grad_fn: Callable, params, rows: np.ndarray, weight_decay: float, mask,
-                    reports_convergence: bool) -> tuple:
-    """(loss, penalized gradient, 1 if the inner maximizer did not converge else 0) on one minibatch."""
+def _batch_gradient(grad_fn: Callable, params, w: np.ndarray, rows: np.ndarray, shapes: list, weight_decay: float,
+                    decayed: np.ndarray | None, penalty: np.ndarray | None, reports_convergence: bool) -> tuple:
+    """(loss, penalized gradient as a new flat vector, 1 if the inner maximizer did not converge else 0) on one
+    minibatch; ``w`` is ``params`` flat, ``decayed`` the flat decay mask, ``penalty`` a work vector."""
     if reports_convergence:
         loss, grads, converged = grad_fn(params, rows)
     else:
         (loss, grads), converged = grad_fn(params, rows), True
-    if weight_decay > 0:
-        grads = tree_map(lambda g, p, m: g + weight_decay * p if m else g, grads, params, mask)
-    return loss, grads, int(not converged)
+    g = tree_ravel(grads, shapes)
+    if weight_decay > 0:  # g + λ w on the decayed entries
+        np.multiply(w, weight_decay, out=penalty, where=decayed)
+        np.add(g, penalty, out=g, where=decayed)
+    return loss, g, int(not converged)
 
 
 def _epoch_batches(sampling: str, n_samples: int, batch_size: int, steps_per_epoch: int | None,
@@ -141,7 +144,8 @@ def train_minibatch(
     ----------
     grad_fn : callable
         ``grad_fn(params, rows) -> (mean loss, gradient)`` on the training rows ``rows`` (indices), or
-        ``-> (mean loss, gradient, converged)`` with ``reports_convergence``.
+        ``-> (mean loss, gradient, converged)`` with ``reports_convergence``. ``params`` are views of the loop's
+        parameter vector, which the next step overwrites: copy what must outlive the call.
     params : pytree
         Initial parameters.
     n_samples : int
@@ -207,17 +211,26 @@ def train_minibatch(
                     steps_per_epoch, max_steps)
     optimizer = Adam(learning_rate)
     state = optimizer.init(params)
+    # the steps run on the loop's own flat vector w, updated in place; grad_fn, project and validate see views of
+    # it in the structure of params (a snapshot is kept of the best epoch's)
+    w, shapes = tree_ravel(params), [np.shape(leaf) for leaf in tree_leaves(params)]
+    views = tree_unravel(params, w)
+    decayed, penalty = None, None
+    if weight_decay > 0:
+        decayed = tree_ravel(tree_map(lambda leaf, decay: np.full(np.shape(leaf), bool(decay)), params, decay_mask))
+        penalty = np.zeros_like(w)
     result = TrainingResult(params, 0)
     best, steps = np.inf, 0
     for epoch in range(1, max_epochs + 1):
         start = time.perf_counter()
         total, seen, unconverged = 0.0, 0, 0
         for rows in _epoch_batches(sampling, n_samples, batch_size, steps_per_epoch, rng):
-            loss, grads, failed = _batch_gradient(grad_fn, params, rows, weight_decay, decay_mask,
-                                                  reports_convergence)
-            params, state = optimizer.step(params, grads, state)
+            loss, g, failed = _batch_gradient(grad_fn, views, w, rows, shapes, weight_decay, decayed, penalty,
+                                              reports_convergence)
+            new_w, state = optimizer.flat_step(w, g, state)
+            np.copyto(w, new_w)
             if project is not None:
-                params = project(params)
+                np.copyto(w, tree_ravel(project(views), shapes))
             total += loss * len(rows)
             seen += len(rows)
             unconverged += failed
@@ -225,13 +238,13 @@ def train_minibatch(
             if steps == max_steps:
                 break
         record = {"epoch": epoch, "train_loss": total / seen}
-        criterion, report = (np.nan, {}) if validate is None else validate(params)
+        criterion, report = (np.nan, {}) if validate is None else validate(views)
         record.update(report, unconverged=unconverged, seconds=time.perf_counter() - start)
         result.history.append(record)
         if verbose:
             print("  ".join(_format(key, value) for key, value in record.items()), flush=True)
         if validate is None or criterion < best:
-            best, result.params, result.best_epoch = criterion, params, epoch
+            best, result.params, result.best_epoch = criterion, tree_unravel(views, w.copy()), epoch
         elif patience is not None and epoch - result.best_epoch >= patience:
             break
         if steps == max_steps:

@@ -49,6 +49,55 @@ def tree_leaves(tree: Any) -> list:
     return [tree]
 
 
+def tree_ravel(tree: Any, shapes: list | None = None) -> np.ndarray:
+    """The leaves of ``tree``, raveled in :func:`tree_leaves` order and concatenated into one new vector.
+    ``ValueError`` unless the leaves have the shapes ``shapes`` (when given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import tree_ravel
+    >>> tree_ravel({"W": np.ones((2, 2)), "b": np.zeros(1)})
+    array([1., 1., 1., 1., 0.])
+    """
+    leaves = tree_leaves(tree)
+    if shapes is not None and [np.shape(leaf) for leaf in leaves] != shapes:
+        raise ValueError(f"pytree structure mismatch: leaves of shapes {[np.shape(leaf) for leaf in leaves]} vs "
+                         f"{shapes}")
+    return np.concatenate([np.ravel(leaf) for leaf in leaves])
+
+
+def tree_unravel(tree: Any, flat: np.ndarray) -> Any:
+    """The inverse of :func:`tree_ravel`: a tree of the structure of ``tree`` whose leaves are views of the vector
+    ``flat``, each leaf of ``tree`` (in :func:`tree_leaves` order) taking the next entries in its shape.
+    ``ValueError`` unless ``flat`` has as many entries as the leaves together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn import tree_unravel
+    >>> tree_unravel({"W": np.zeros((2, 2)), "b": np.zeros(1)}, np.arange(5.0))
+    {'W': array([[0., 1.],
+           [2., 3.]]), 'b': array([4.])}
+    """
+    if np.ndim(flat) != 1:
+        raise ValueError(f"flat must be a vector, got shape {np.shape(flat)}")
+    start = 0
+
+    def view(leaf):
+        nonlocal start
+        stop = start + np.size(leaf)
+        if stop > len(flat):
+            raise ValueError(f"flat has {len(flat)} entries, fewer than the leaves of the tree")
+        piece, start = flat[start:stop].reshape(np.shape(leaf)), stop
+        return piece
+
+    unraveled = tree_map(view, tree)
+    if start != len(flat):
+        raise ValueError(f"flat has {len(flat)} entries, the leaves of the tree {start}")
+    return unraveled
+
+
 def tree_vdot(a: Any, b: Any) -> float:
     r"""The inner product :math:`\sum_{\text{leaves}} \langle a_\ell, b_\ell\rangle` of two trees of one structure.
 
