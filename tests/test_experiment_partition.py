@@ -118,6 +118,18 @@ def test_diverged_fits_are_counted_apart():
     assert "60.00 ± 10.00 (diverged in 1 of 3 fits)" in partition.markdown(results, "cmd")
 
 
+def test_the_tau_figure_falls_back_to_the_unary_model(tmp_path):
+    """When the chosen min-min logistic energy has no exact log-partition (pairwise, 2^174 states on CAL500), the
+    τ figure shows the unary min-min logistic model's τ(x); with neither, there is no figure."""
+    pytest.importorskip("matplotlib")
+    gap = {"median_abs_nats": 0.5, "tau": [0.0, 1.0, 2.0], "exact": [0.5, 1.5, 2.5], "hyperparameters": {}}
+    results = {"dataset": "cal500", "models": {"min-min logistic": {"tau_gap": None}}, "unary_tau_gap": gap}
+    assert partition.plot_tau(results, tmp_path / "unary.png")
+    assert (tmp_path / "unary.png").stat().st_size > 0
+    assert not partition.plot_tau({**results, "unary_tau_gap": None}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
 def _without_timings(results: dict) -> dict:
     return {**results, "models": {name: {k: v for k, v in entry.items() if k != "seconds"}
                                   for name, entry in results["models"].items()}}
