@@ -20,24 +20,10 @@ from refefl.nn._training import train_minibatch, validation_split
 from refefl.partition._baselines import PersistentChains, mcmc_objective, min_max_objective, nce_objective
 from refefl.partition._loss import DIVERGENCES
 from refefl.partition._networks import PartitionNetworks
-from refefl.nn import tree_leaves
 
 OBJECTIVES = ("min_min", "exact_mle", "log_mean_exp", "mcmc", "min_max", "nce")
 #: the objectives that train no partition network
 _NO_TAU = ("log_mean_exp", "mcmc", "nce")
-
-
-def _diverging_raises(objective, name: str):
-    """``objective`` that raises ``FloatingPointError`` when its loss or gradient is not finite (the training
-    diverged), before the step could write NaN or inf into the parameters."""
-    def guarded(params, X, Y, rows):
-        loss, grads = objective(params, X, Y, rows)
-        if not (np.isfinite(loss) and all(np.isfinite(leaf).all() for leaf in tree_leaves(grads))):
-            raise FloatingPointError(f"objective={name!r}: the loss or its gradient is not finite, so the training "
-                                     "diverged; lower the learning rate")
-        return loss, grads
-
-    return guarded
 
 
 class _PartitionEstimator(ParamsMixin):
@@ -145,17 +131,21 @@ class _PartitionEstimator(ParamsMixin):
                                       sampler_hidden=hidden if self.objective == "min_max" else None,
                                       tau_hidden=_check_widths(self.tau_hidden_layer_sizes, "tau_hidden_layer_sizes"),
                                       activation=self.activation)
-        objective = _diverging_raises(self._objective_fn(self._net, rng, Y[train]), self.objective)
+        objective = self._objective_fn(self._net, rng, Y[train])
         params = self._net.init(rng)
-        result = train_minibatch(
-            lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]], rows), params, len(train),
-            validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
-            learning_rate=check_positive(self.learning_rate, "learning_rate"),
-            weight_decay=check_positive(self.weight_decay, "weight_decay", strict=False),
-            decay_mask=self._net.decay_mask(params), batch_size=check_positive_int(self.batch_size, "batch_size"),
-            max_epochs=check_positive_int(self.max_epochs, "max_epochs"),
-            patience=check_positive_int(self.patience, "patience"),
-            verbose=bool(self.verbose))
+        try:  # a diverged training (a loss or gradient not finite) names the objective
+            result = train_minibatch(
+                lambda p, rows: objective(p, Z[train[rows]], Y[train[rows]], rows), params, len(train),
+                validate=self._validator(Z[val], Y[val]) if len(val) else None, rng=rng,
+                learning_rate=check_positive(self.learning_rate, "learning_rate"),
+                weight_decay=check_positive(self.weight_decay, "weight_decay", strict=False),
+                decay_mask=self._net.decay_mask(params),
+                batch_size=check_positive_int(self.batch_size, "batch_size"),
+                max_epochs=check_positive_int(self.max_epochs, "max_epochs"),
+                patience=check_positive_int(self.patience, "patience"),
+                refuse_nonfinite=True, verbose=bool(self.verbose))
+        except FloatingPointError as error:
+            raise FloatingPointError(f"objective={self.objective!r}: {error}") from None
         self.params_, self.history_, self.best_epoch_ = result.params, result.history, result.best_epoch
         self.n_iter_ = len(result.history)
         best = result.history[max(self.best_epoch_, 1) - 1]

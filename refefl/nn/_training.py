@@ -68,14 +68,19 @@ def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.nda
 
 
 def _batch_gradient(grad_fn: Callable, params, w: np.ndarray, rows: np.ndarray, shapes: list, weight_decay: float,
-                    decayed: np.ndarray | None, penalty: np.ndarray | None, reports_convergence: bool) -> tuple:
+                    decayed: np.ndarray | None, penalty: np.ndarray | None, reports_convergence: bool,
+                    refuse_nonfinite: bool) -> tuple:
     """(loss, penalized gradient as a new flat vector, 1 if the inner maximizer did not converge else 0) on one
-    minibatch; ``w`` is ``params`` flat, ``decayed`` the flat decay mask, ``penalty`` a work vector."""
+    minibatch; ``w`` is ``params`` flat, ``decayed`` the flat decay mask, ``penalty`` a work vector.
+    ``FloatingPointError`` with ``refuse_nonfinite`` when the loss or the gradient is not finite."""
     if reports_convergence:
         loss, grads, converged = grad_fn(params, rows)
     else:
         (loss, grads), converged = grad_fn(params, rows), True
     g = tree_ravel(grads, shapes)
+    if refuse_nonfinite and not (np.isfinite(loss) and np.isfinite(g).all()):
+        raise FloatingPointError("the loss or its gradient is not finite, so the training diverged; lower the "
+                                 "learning rate")
     if weight_decay > 0:  # g + λ w on the decayed entries
         np.multiply(w, weight_decay, out=penalty, where=decayed)
         np.add(g, penalty, out=g, where=decayed)
@@ -133,6 +138,7 @@ def train_minibatch(
     sampling: str = "shuffle",
     steps_per_epoch: int | None = None,
     max_steps: int | None = None,
+    refuse_nonfinite: bool = False,
     verbose: bool = False,
 ) -> TrainingResult:
     r"""Minimize :math:`\frac1n\sum_i \ell_i(w) + \frac\lambda2\|w\|^2` by minibatch Adam with early stopping.
@@ -177,6 +183,9 @@ def train_minibatch(
         Only with ``sampling="replacement"``.
     max_steps : int or None, default None
         Stop after this many steps in all (the last epoch may be cut short; its record covers its steps).
+    refuse_nonfinite : bool, default False
+        Raise ``FloatingPointError`` when a minibatch's loss or gradient is not finite (the training diverged),
+        before the step could write NaN or inf into the parameters.
     verbose : bool
         Print one line per epoch.
 
@@ -226,7 +235,7 @@ def train_minibatch(
         total, seen, unconverged = 0.0, 0, 0
         for rows in _epoch_batches(sampling, n_samples, batch_size, steps_per_epoch, rng):
             loss, g, failed = _batch_gradient(grad_fn, views, w, rows, shapes, weight_decay, decayed, penalty,
-                                              reports_convergence)
+                                              reports_convergence, refuse_nonfinite)
             new_w, state = optimizer.flat_step(w, g, state)
             np.copyto(w, new_w)
             if project is not None:

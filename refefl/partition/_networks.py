@@ -155,11 +155,12 @@ class PartitionNetworks:
         return theta, cache, self.energy.value(theta, Y[:, None, :])[:, 0], self.energy._value(theta, samples)
 
     def _energy_vjp(self, theta, Y, d_target, samples, d_samples):
-        """The gradient in the energy's parameters of Σ_i d_target_i g(y_i) + Σ_ij d_samples_ij g(y'_ij) (the
-        samples trusted as in :meth:`_energies`; a non-finite d_samples reaches the gradient, which the training
-        loop refuses)."""
-        return _add(self.energy.vjp(theta, Y[:, None, :], d_target[:, None]),
-                    self.energy._vjp(theta, samples, d_samples.astype(self.energy._dtype(theta), copy=False)))
+        """The gradient in the energy's parameters of Σ_i d_target_i g(y_i) + Σ_ij d_samples_ij g(y'_ij) (θ and the
+        targets checked by :meth:`_energies` or the caller's ``energy.value`` before, the samples trusted as
+        there; a non-finite weight reaches the gradient, which the training loop refuses)."""
+        dtype = self.energy._dtype(theta)
+        return _add(self.energy._vjp(theta, Y[:, None, :], d_target[:, None].astype(dtype, copy=False)),
+                    self.energy._vjp(theta, samples, d_samples.astype(dtype, copy=False)))
 
     def _sample(self, rng, n: int, n_samples: int, proposal=None):
         """m samples per row from the proposal (uniform q when None) and their log importance weights log q/r."""
