@@ -382,7 +382,7 @@ class PermutahedronEnergy(_PermutationEnergy):
         return _check_scores(params, "theta", self.k)
 
     def _value(self, theta, sigma):
-        gathered = np.take_along_axis(np.broadcast_to(theta[:, None, :], sigma.shape), sigma, axis=2)
+        gathered = theta[np.arange(len(theta))[:, None, None], sigma]  # θ_i[σ_ij r] of shape (n, m, k)
         return gathered @ np.arange(self.k, 0, -1, dtype=theta.dtype)
 
     def _vjp(self, theta, sigma, weights):
