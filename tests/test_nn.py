@@ -1,5 +1,7 @@
 """refefl.nn: every layer's and every network's backward pass against central finite differences (float64),
 seeded initialization, dtype preservation, the optimizers' update rules, and input validation."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -199,6 +201,23 @@ def test_adam_refuses_mismatched_trees_and_dtypes():
         opt.step(params, nn.tree_map(lambda g: g.astype(np.float32), params), state)
     with pytest.raises(TypeError, match="params"):
         opt.init({"W": np.ones(2), "b": np.zeros(2, np.float32)})
+
+
+@pytest.mark.parametrize("dtype, huge", [(np.float64, 1e160), (np.float32, np.float32(1e22))])
+def test_adam_refuses_a_gradient_whose_square_overflows(dtype, huge):
+    """g² beyond the dtype's range would make v = inf and stop that coordinate (m/√v = 0) without a word."""
+    opt = nn.Adam()
+    params = [np.ones(3, dtype)]
+    state = opt.init(params)
+    grads = [np.array([1.0, huge, -1.0], dtype)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clear error, not a RuntimeWarning
+        with pytest.raises(FloatingPointError, match="second moment.*overflows.*diverged"):
+            opt.step(params, grads, state)
+    assert np.array_equal(grads[0], np.array([1.0, huge, -1.0], dtype)) and np.all(state["v"] == 0)
+    big = np.sqrt(np.finfo(dtype).max) / 2  # its square still fits: a finite step
+    new, _ = opt.step(params, [np.array([1.0, big, -1.0], dtype)], state)
+    assert np.all(np.isfinite(new[0]))
 
 
 def test_tree_ravel_and_unravel_are_inverse():

@@ -120,7 +120,8 @@ class Adam:
 
     def flat_step(self, w: np.ndarray, g: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
         """:meth:`step` on the parameters and gradients as flat vectors (``w`` and ``g`` are not modified); returns
-        the new flat parameters and state."""
+        the new flat parameters and state. Raises ``FloatingPointError`` when g² overflows the dtype (the training
+        diverged): the second moment would become inf and stop that coordinate without a word."""
         t = state["t"] + 1
         m, v = state["m"], state["v"]
         if not w.shape == g.shape == m.shape:
@@ -130,10 +131,16 @@ class Adam:
             raise TypeError(f"w and g must have the dtype {m.dtype} of the state's moments, got {w.dtype} and "
                             f"{g.dtype}")
         # each element sees the operations of the formulas in this order; every temporary is this step's own
-        scratch = np.multiply(g, 1 - self.beta2)
-        scratch *= g
-        v = np.multiply(v, self.beta2)
-        v += scratch
+        with np.errstate(over="raise"):
+            try:
+                scratch = np.multiply(g, 1 - self.beta2)
+                scratch *= g
+                v = np.multiply(v, self.beta2)
+                v += scratch
+            except FloatingPointError:  # v = inf would freeze the coordinate (its step m/√v is 0) silently
+                raise FloatingPointError(
+                    f"Adam's second moment v = β2 v + (1 − β2) g² overflows {g.dtype} (largest |g| = "
+                    f"{np.max(np.abs(g)):.3g}): the training diverged; lower the learning rate") from None
         np.multiply(g, 1 - self.beta1, out=scratch)
         m = np.multiply(m, self.beta1)
         m += scratch
