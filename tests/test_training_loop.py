@@ -78,7 +78,6 @@ def test_max_steps_cuts_the_last_epoch():
     assert len(seen) == 4 and len(result.history) == 2
 
 
-
 @pytest.mark.parametrize("bad", ["loss", "gradient"])
 def test_refuse_nonfinite_stops_before_the_step(bad):
     """A NaN loss or gradient at the third step raises FloatingPointError with refuse_nonfinite=True, before that
@@ -99,6 +98,7 @@ def test_refuse_nonfinite_stops_before_the_step(bad):
     seen.clear()
     result = train_minibatch(grad_fn, np.zeros(2), 4, **kwargs)
     assert len(seen) == 4 and (bad == "loss" or np.isnan(result.params).all())
+
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"sampling": "bootstrap"}, "sampling must be one of"),
