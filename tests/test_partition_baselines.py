@@ -88,6 +88,50 @@ def test_chains_reach_the_model_distribution(energy):
     assert chisquare(counts, np.full(len(states), len(final) / len(states))).pvalue < 1e-6
 
 
+@pytest.mark.parametrize("energy", ["permutahedron", "birkhoff"])
+@settings(max_examples=20)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 7))
+def test_swap_gain_is_the_energy_difference_of_the_swapped_ranking(energy, seed, k):
+    """swap-Metropolis accepts on the closed-form gain of a transposition: it equals g(σ') − g(σ) evaluated in
+    full, a = b included (gain 0)."""
+    net = PartitionNetworks(2, k, energy)
+    rng = np.random.default_rng(seed)
+    theta, _ = net.energy_params(_random_params(net, seed, scale=3.0), rng.normal(size=(3, 2)))
+    sigma = np.argsort(rng.random((3, 5, k)), axis=-1)
+    a, b = rng.integers(0, k, size=(2, 3, 5))
+    swapped = sigma.copy()
+    rows = np.arange(3)[:, None], np.arange(5)[None, :]
+    swapped[rows + (a,)], swapped[rows + (b,)] = sigma[rows + (b,)], sigma[rows + (a,)]
+    expected = net.energy.value(theta, swapped) - net.energy.value(theta, sigma)
+    gain = net.energy._swap_gain(theta, sigma[rows + (a,)], sigma[rows + (b,)], a, b)
+    np.testing.assert_allclose(gain, expected, rtol=1e-12, atol=1e-12 * np.abs(theta).max() * k)
+    assert np.all(gain[a == b] == 0)
+
+
+def test_swap_metropolis_leaves_its_input_states_alone():
+    energy, theta = PartitionNetworks(2, 4, "permutahedron").energy, np.array([[3.0, -1.0, 0.5, 2.0]])
+    start = np.tile(np.arange(4), (1, 50, 1))
+    before = start.copy()
+    out = swap_metropolis(energy, theta, start, np.random.default_rng(0), n_sweeps=5)
+    np.testing.assert_array_equal(start, before)
+    assert not np.array_equal(out, start)
+    np.testing.assert_array_equal(np.sort(out, axis=-1), np.broadcast_to(np.arange(4), out.shape))
+
+
+def test_nce_loss_is_exact_at_extreme_energies():
+    """|g| ~ 1e300: with one noise sample the loss is softplus(g(y') − g(y)) (finite; no overflow to inf − inf)."""
+    net = PartitionNetworks(1, 3, "unary")
+    X, Y = np.zeros((2, 1)), np.array([[1, 1, 1], [0, 0, 0]])
+    params = net.init(np.random.default_rng(0))
+    params["energy"][-1]["b"] = np.array([1e300, 1e300, 1e300]) / 3
+    loss, grads = nce_objective(net, params, X, Y, rng=np.random.default_rng(1), n_samples=1)
+    samples, _ = net.space.sample(np.random.default_rng(1), 2, 1)  # the noise the objective drew
+    u = params["energy"][-1]["b"]
+    g_target, g_noise = Y @ u, samples[:, 0] @ u
+    assert loss == pytest.approx(np.mean(np.logaddexp(0.0, g_noise - g_target)), rel=1e-15)
+    assert all(np.isfinite(g).all() for g in tree_leaves(grads))
+
+
 def test_mcmc_objective_advances_the_chains_of_its_rows_only():
     net = PartitionNetworks(2, 3, "pairwise")
     params = _random_params(net, 1, scale=2.0)

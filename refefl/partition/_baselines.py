@@ -15,7 +15,6 @@ Derivations: ``docs/partition.md`` §7.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp, softmax
 
 from refefl._validation import check_positive_int
 from refefl.partition._loss import min_min_loss
@@ -94,8 +93,11 @@ def nce_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.ra
     samples, _ = net.space.sample(rng, n, m)
     theta, cache, g_target, g_samples = net._energies(params, X, Y, samples)
     logits = np.concatenate([g_target[:, None], g_samples], axis=1)
-    loss = logsumexp(logits, axis=1) - g_target
-    pi = softmax(logits, axis=1)
+    shift = logits.max(axis=1)
+    weights = np.exp(logits - shift[:, None])  # one exponential for the loss and π; the largest is 1
+    total = weights.sum(axis=1)
+    loss = np.log(total) + (shift - g_target)
+    pi = weights / total[:, None]
     grads = _energy_grads(net, params, theta, cache, Y, samples, (pi[:, 0] - 1.0) / n, pi[:, 1:] / n)
     return float(loss.mean()), _like(params, grads)
 
@@ -191,7 +193,10 @@ def swap_metropolis(energy, params, states: np.ndarray, rng: np.random.Generator
     Each proposal swaps the items at positions a and b, drawn uniformly and independently (a = b leaves σ as it is,
     which makes the chain aperiodic), and is accepted with probability :math:`\min(1, e^{g(\sigma') - g(\sigma)})`;
     the proposal is symmetric and q uniform, so :math:`p \propto e^{g}` satisfies detailed balance, and
-    transpositions connect all k! rankings.
+    transpositions connect all k! rankings. The gain :math:`g(\sigma') - g(\sigma)` is formed from the entries the
+    swap touches, O(1) per proposal: :math:`(\theta_{\sigma_b} - \theta_{\sigma_a})(b - a)` (permutahedron) and
+    :math:`\Theta_{\sigma_b a} + \Theta_{\sigma_a b} - \Theta_{\sigma_a a} - \Theta_{\sigma_b b}` (Birkhoff). All the
+    positions and uniforms of the call are drawn from ``rng`` up front.
 
     Parameters
     ----------
@@ -223,18 +228,18 @@ def swap_metropolis(energy, params, states: np.ndarray, rng: np.random.Generator
     0.9
     """
     params, sigma = _checked(energy, params, states)
-    sigma = sigma.astype(np.intp, copy=False)
+    sigma = sigma.astype(np.intp, copy=False)  # _checked made it fresh: swapped in place below
     n, c, k = sigma.shape
-    g = energy._value(params, sigma)  # validated above; a proposal swaps two items of a ranking: one as well
     rows = np.arange(n)[:, None], np.arange(c)[None, :]
-    for _ in range(check_positive_int(n_sweeps, "n_sweeps") * k):
-        a, b = rng.integers(0, k, size=(2, n, c))
-        proposal = sigma.copy()
-        proposal[rows + (a,)], proposal[rows + (b,)] = sigma[rows + (b,)], sigma[rows + (a,)]
-        g_new = energy._value(params, proposal)
-        accept = np.log(rng.random((n, c))) < g_new - g
-        sigma = np.where(accept[:, :, None], proposal, sigma)
-        g = np.where(accept, g_new, g)
+    n_proposals = check_positive_int(n_sweeps, "n_sweeps") * k
+    positions = rng.integers(0, k, size=(n_proposals, 2, n, c))
+    log_uniforms = np.log(rng.random((n_proposals, n, c)))
+    for (a, b), log_u in zip(positions, log_uniforms):
+        item_a, item_b = sigma[rows + (a,)], sigma[rows + (b,)]
+        gain = energy._swap_gain(params, item_a, item_b, a, b)  # g(σ') − g(σ) from the entries the swap touches
+        accept = log_u < gain  # with probability min(1, e^gain)
+        sigma[rows + (a,)] = np.where(accept, item_b, item_a)
+        sigma[rows + (b,)] = np.where(accept, item_a, item_b)
     return sigma
 
 

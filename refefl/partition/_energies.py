@@ -149,8 +149,13 @@ class _PermutationEnergy(_LinearEnergy):
         self.space = Permutations(self.k)
 
     def _check_membership(self, states, name):
-        if not np.array_equal(np.sort(states, axis=-1), np.broadcast_to(np.arange(self.k), states.shape)):
+        if not (np.sort(states, axis=-1) == np.arange(self.k)).all():
             raise ValueError(f"{name} must hold rankings: every row a permutation of 0..{self.k - 1}")
+
+    def _swap_gain(self, params, item_a, item_b, a, b):
+        """g(σ') − g(σ) for σ' the ranking σ with its items ``item_a`` at position ``a`` and ``item_b`` at ``b``
+        swapped, all of shape (n, c): (n, c), from the entries of the validated parameters those items touch."""
+        raise NotImplementedError
 
     def mode(self, params) -> np.ndarray:
         """The best ranking per example, best item first: intp of shape (n, k)."""
@@ -385,6 +390,11 @@ class PermutahedronEnergy(_PermutationEnergy):
         gathered = theta[np.arange(len(theta))[:, None, None], sigma]  # θ_i[σ_ij r] of shape (n, m, k)
         return gathered @ np.arange(self.k, 0, -1, dtype=theta.dtype)
 
+    def _swap_gain(self, theta, item_a, item_b, a, b):
+        # θ[item_a] moves from weight k − a to k − b and θ[item_b] the other way
+        rows = np.arange(len(theta))[:, None]
+        return (theta[rows, item_b] - theta[rows, item_a]) * (b - a).astype(theta.dtype)
+
     def _vjp(self, theta, sigma, weights):
         return np.einsum("nm,nmk->nk", weights, _ranks(sigma).astype(theta.dtype))
 
@@ -454,6 +464,11 @@ class BirkhoffEnergy(_PermutationEnergy):
 
     def _value(self, Theta, sigma):
         return _assignment_values(Theta, sigma)
+
+    def _swap_gain(self, Theta, item_a, item_b, a, b):
+        # Θ[item_a, a] + Θ[item_b, b] is replaced by Θ[item_b, a] + Θ[item_a, b]
+        rows = np.arange(len(Theta))[:, None]
+        return (Theta[rows, item_b, a] + Theta[rows, item_a, b]) - (Theta[rows, item_a, a] + Theta[rows, item_b, b])
 
     def _vjp(self, Theta, sigma, weights):
         n, m, k = sigma.shape

@@ -220,7 +220,7 @@ class Permutations:
         Plackett (1975), "The Analysis of Permutations", Applied Statistics 24(2), eq. (1).
         """
         sigma = _check_states(samples, self.k)
-        if not np.array_equal(np.sort(sigma, axis=-1), np.broadcast_to(np.arange(self.k), sigma.shape)):
+        if not (np.sort(sigma, axis=-1) == np.arange(self.k)).all():
             raise ValueError(f"samples must be rankings: every row a permutation of 0..{self.k - 1}")
         logits = _check_proposal(proposal, sigma.shape[0], self.k)
         if logits is None:
