@@ -80,8 +80,8 @@ def test_max_steps_cuts_the_last_epoch():
 
 @pytest.mark.parametrize("bad", ["loss", "gradient"])
 def test_refuse_nonfinite_stops_before_the_step(bad):
-    """A NaN loss or gradient at the third step raises FloatingPointError with refuse_nonfinite=True, before that
-    step reaches the parameters (the parameters grad_fn saw stay finite); without it, the NaN is stepped in."""
+    """A NaN loss or gradient at the third step raises FloatingPointError (refuse_nonfinite, the default), before
+    that step reaches the parameters (the parameters grad_fn saw stay finite); with False, the NaN is stepped in."""
     seen = []
 
     def grad_fn(w, rows):
@@ -93,10 +93,10 @@ def test_refuse_nonfinite_stops_before_the_step(bad):
 
     kwargs = dict(rng=np.random.default_rng(0), learning_rate=0.1, batch_size=2, max_epochs=2)
     with pytest.raises(FloatingPointError, match="not finite, so the training diverged"):
-        train_minibatch(grad_fn, np.zeros(2), 4, refuse_nonfinite=True, **kwargs)
+        train_minibatch(grad_fn, np.zeros(2), 4, **kwargs)
     assert len(seen) == 3 and np.isfinite(seen[-1]).all()
     seen.clear()
-    result = train_minibatch(grad_fn, np.zeros(2), 4, **kwargs)
+    result = train_minibatch(grad_fn, np.zeros(2), 4, refuse_nonfinite=False, **kwargs)
     assert len(seen) == 4 and (bad == "loss" or np.isnan(result.params).all())
 
 

@@ -229,7 +229,8 @@ class EnergyMultilabelClassifier(ParamsMixin):
     # -- fitting ---------------------------------------------------------------------------------------------------
     def fit(self, X, y) -> "EnergyMultilabelClassifier":
         """Fit on features ``X`` of shape (n_samples, n_features) and labels ``y`` (Y), an indicator matrix of
-        shape (n_samples, n_labels) in {0, 1}; returns ``self``."""
+        shape (n_samples, n_labels) in {0, 1}; returns ``self``. ``FloatingPointError`` when the training diverges
+        (a minibatch's loss or gradient is not finite: lower the learning rate)."""
         X, Y = check_features(X), check_targets(y)
         if len(X) != len(Y):
             raise ValueError(f"X and Y must have the same number of rows, got {len(X)} and {len(Y)}")

@@ -116,7 +116,8 @@ class _PartitionEstimator(ParamsMixin):
         return lambda p, X, Y, rows: net.exact_nll(p, X, Y, fit_tau=True)
 
     def fit(self, X, y) -> "_PartitionEstimator":
-        """Fit on features ``X`` of shape (n_samples, n_features) and targets ``y`` of shape (n_samples, k)."""
+        """Fit on features ``X`` of shape (n_samples, n_features) and targets ``y`` of shape (n_samples, k).
+        ``FloatingPointError`` naming the objective when the training diverges (a loss or gradient not finite)."""
         X, Y = check_features(X), self._check_y(y)
         if len(X) != len(Y):
             raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(Y)}")
@@ -142,8 +143,7 @@ class _PartitionEstimator(ParamsMixin):
                 decay_mask=self._net.decay_mask(params),
                 batch_size=check_positive_int(self.batch_size, "batch_size"),
                 max_epochs=check_positive_int(self.max_epochs, "max_epochs"),
-                patience=check_positive_int(self.patience, "patience"),
-                refuse_nonfinite=True, verbose=bool(self.verbose))
+                patience=check_positive_int(self.patience, "patience"), verbose=bool(self.verbose))
         except FloatingPointError as error:
             raise FloatingPointError(f"objective={self.objective!r}: {error}") from None
         self.params_, self.history_, self.best_epoch_ = result.params, result.history, result.best_epoch

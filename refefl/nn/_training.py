@@ -138,7 +138,7 @@ def train_minibatch(
     sampling: str = "shuffle",
     steps_per_epoch: int | None = None,
     max_steps: int | None = None,
-    refuse_nonfinite: bool = False,
+    refuse_nonfinite: bool = True,
     verbose: bool = False,
 ) -> TrainingResult:
     r"""Minimize :math:`\frac1n\sum_i \ell_i(w) + \frac\lambda2\|w\|^2` by minibatch Adam with early stopping.
@@ -183,9 +183,10 @@ def train_minibatch(
         Only with ``sampling="replacement"``.
     max_steps : int or None, default None
         Stop after this many steps in all (the last epoch may be cut short; its record covers its steps).
-    refuse_nonfinite : bool, default False
+    refuse_nonfinite : bool, default True
         Raise ``FloatingPointError`` when a minibatch's loss or gradient is not finite (the training diverged),
-        before the step could write NaN or inf into the parameters.
+        before the step could write NaN or inf into the parameters. False steps it in (the parameters become NaN):
+        only for studying a divergence.
     verbose : bool
         Print one line per epoch.
 
