@@ -27,7 +27,7 @@ from refefl.energies import (Bilinear, LowRankConcave, PairwiseEnergy, Quadratic
 from refefl.losses import GeneralizedFenchelYoungLoss
 from refefl.maximizers import default_maximizer
 from refefl.nn import MLP
-from refefl.nn._tree import tree_map
+from refefl.nn._tree import tree_leaves, tree_map
 from refefl.regularizers import regularizer as make_regularizer
 
 ENERGIES = ("unary", "quadratic", "low_rank", "mlp")
@@ -94,6 +94,16 @@ class EnergyModel:
             return params
         return {**params, "energy": project_zero_diagonal_bounded(params["energy"], self.bound)}
 
+    def scores(self, params: dict, X: np.ndarray) -> tuple[np.ndarray, list]:
+        """The network's scores θ = f_W(X) of shape (n, k) and its cache. ``FloatingPointError`` when θ is not
+        finite: finite weights so large that the network overflowed (a diverged training)."""
+        theta, cache = self.net.forward(params["net"], X)
+        if not np.isfinite(theta).all():
+            raise FloatingPointError(f"the network's scores theta are not finite (largest |weight| "
+                                     f"{max(np.max(np.abs(w)) for w in tree_leaves(params['net'])):.3g}): the "
+                                     "training diverged; lower the learning rate")
+        return theta, cache
+
     def energy_params(self, params: dict, theta: np.ndarray):
         """The energy's parameters for scores θ of shape (n, k): θ, or (θ, A), (θ, V), (θ, MLP weights)."""
         return theta if self.kind == "unary" else (theta, params["energy"])
@@ -103,7 +113,7 @@ class EnergyModel:
         """Mean generalized FY loss over the rows of (X, Y), its gradient (of the structure of ``params``), the
         maximizer ŷ of shape (n, k) for the pairwise energies (None otherwise), to warm-start the next solve on
         these rows through ``y0``, and whether the inner maximizer converged."""
-        theta, cache = self.net.forward(params["net"], X)
+        theta, cache = self.scores(params, X)
         pairwise = isinstance(self.energy, PairwiseEnergy)
         solution = self.loss.solve(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
         grad_theta, grad_energy = (solution.grad, None) if self.kind == "unary" else solution.grad
@@ -118,12 +128,12 @@ class EnergyModel:
 
     def predict_proba(self, params: dict, X: np.ndarray) -> np.ndarray:
         r"""The regularized prediction :math:`\hat y^\Phi_\Omega(f_W(x))`, ndarray of shape (n, k) in [0, 1]."""
-        theta, _ = self.net.forward(params["net"], X)
+        theta, _ = self.scores(params, X)
         return self.loss.predict(self.energy_params(params, theta))[0]
 
     def mean_loss(self, params: dict, X: np.ndarray, Y: np.ndarray, y0: np.ndarray | None = None) -> float:
         """Mean generalized FY loss over the rows; ``y0`` warm-starts the maximizer."""
-        theta, _ = self.net.forward(params["net"], X)
+        theta, _ = self.scores(params, X)
         return float(self.loss.value(self.energy_params(params, theta), Y, y0=y0).mean())
 
     def exact_decode(self, params: dict, X: np.ndarray) -> np.ndarray:
@@ -132,7 +142,7 @@ class EnergyModel:
         k = self.n_labels
         if k > MAX_EXACT_LABELS:
             raise ValueError(f"exact decoding enumerates 2^k label sets: needs k <= {MAX_EXACT_LABELS}, got {k}")
-        theta, _ = self.net.forward(params["net"], X)
+        theta, _ = self.scores(params, X)
         states = np.array(list(itertools.product((0.0, 1.0), repeat=k)))
         penalty = self.omega.value(states)
         rows = max(1, _EXACT_CHUNK // len(states))
