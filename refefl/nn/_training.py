@@ -67,12 +67,13 @@ def validation_split(n: int, fraction, rng: np.random.Generator) -> tuple[np.nda
     return order[:n_val], order[n_val:]
 
 
-def _batch_gradient(grad_fn: Callable, params, w: np.ndarray, rows: np.ndarray, shapes: list, weight_decay: float,
-                    decayed: np.ndarray | None, penalty: np.ndarray | None, reports_convergence: bool,
+def _batch_gradient(grad_fn: Callable, params, w: np.ndarray, rows: np.ndarray, shapes: list,
+                    decay: np.ndarray | None, penalty: np.ndarray | None, reports_convergence: bool,
                     refuse_nonfinite: bool) -> tuple:
     """(loss, penalized gradient as a new flat vector, 1 if the inner maximizer did not converge else 0) on one
-    minibatch; ``w`` is ``params`` flat, ``decayed`` the flat decay mask, ``penalty`` a work vector.
-    ``FloatingPointError`` with ``refuse_nonfinite`` when the loss or the gradient is not finite."""
+    minibatch; ``w`` is ``params`` flat, ``decay`` the flat vector of λ on the decayed entries and 0 elsewhere
+    (None: no decay), ``penalty`` a work vector. ``FloatingPointError`` with ``refuse_nonfinite`` when the loss or
+    the gradient is not finite."""
     if reports_convergence:
         loss, grads, converged = grad_fn(params, rows)
     else:
@@ -81,9 +82,9 @@ def _batch_gradient(grad_fn: Callable, params, w: np.ndarray, rows: np.ndarray, 
     if refuse_nonfinite and not (np.isfinite(loss) and np.isfinite(g).all()):
         raise FloatingPointError("the loss or its gradient is not finite, so the training diverged; lower the "
                                  "learning rate")
-    if weight_decay > 0:  # g + λ w on the decayed entries
-        np.multiply(w, weight_decay, out=penalty, where=decayed)
-        np.add(g, penalty, out=g, where=decayed)
+    if decay is not None:  # g + λ w on the decayed entries, + 0 w (the same g while w is finite) elsewhere
+        np.multiply(w, decay, out=penalty)
+        g += penalty
     return loss, g, int(not converged)
 
 
@@ -225,9 +226,10 @@ def train_minibatch(
     # it in the structure of params (a snapshot is kept of the best epoch's)
     w, shapes = tree_ravel(params), [np.shape(leaf) for leaf in tree_leaves(params)]
     views = tree_unravel(params, w)
-    decayed, penalty = None, None
-    if weight_decay > 0:
-        decayed = tree_ravel(tree_map(lambda leaf, decay: np.full(np.shape(leaf), bool(decay)), params, decay_mask))
+    decay, penalty = None, None
+    if weight_decay > 0:  # λ where the mask is True, 0 elsewhere (one product per step instead of a masked one)
+        decay = tree_ravel(tree_map(lambda leaf, on: np.full(np.shape(leaf), weight_decay if on else 0.0, w.dtype),
+                                    params, decay_mask))
         penalty = np.zeros_like(w)
     result = TrainingResult(params, 0)
     best, steps = np.inf, 0
@@ -235,8 +237,8 @@ def train_minibatch(
         start = time.perf_counter()
         total, seen, unconverged = 0.0, 0, 0
         for rows in _epoch_batches(sampling, n_samples, batch_size, steps_per_epoch, rng):
-            loss, g, failed = _batch_gradient(grad_fn, views, w, rows, shapes, weight_decay, decayed, penalty,
-                                              reports_convergence, refuse_nonfinite)
+            loss, g, failed = _batch_gradient(grad_fn, views, w, rows, shapes, decay, penalty, reports_convergence,
+                                              refuse_nonfinite)
             new_w, state = optimizer.flat_step(w, g, state)
             np.copyto(w, new_w)
             if project is not None:
