@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from refefl.gda._kernels import gda_iteration
 from refefl.maximizers._coordinate import coordinate_ascent_box
+from refefl.nn._optim import adam_update
 from refefl.partition._permanent import log_permanent_batch, permanent_marginals_batch
 from refefl.partition._plackett_luce import plackett_luce_sample
 from refefl.projections._capped_simplex import capped_entropic_rows, projection_capped_simplex_rows
@@ -38,6 +39,7 @@ TABLE: tuple[tuple[Callable, str], ...] = (
     (log_permanent_batch, "log_permanent_batch"),
     (permanent_marginals_batch, "permanent_marginals_batch"),
     (plackett_luce_sample, "plackett_luce_sample"),
+    (adam_update, "adam_update"),
 )
 
 #: compiled name -> NumPy twin

@@ -34,6 +34,7 @@ def _passive_wait_while_loading():
 from refefl_ext._build_info import BUILD_FLAGS  # noqa: E402
 
 with _passive_wait_while_loading():  # the first compiled module loads the OpenMP runtime, which reads it
+    from refefl_ext._adam import adam_update
     from refefl_ext._capped_entropic import capped_entropic_rows
     from refefl_ext._capped_simplex import projection_capped_simplex_rows
     from refefl_ext._config import OPENMP, max_threads
@@ -64,4 +65,5 @@ __all__ = [
     "log_permanent_batch",
     "permanent_marginals_batch",
     "plackett_luce_sample",
+    "adam_update",
 ]

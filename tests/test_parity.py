@@ -132,6 +132,15 @@ def _plackett_luce_args(x):
     return np.ascontiguousarray(x, dtype=np.float64), noise
 
 
+def _adam_args(x):
+    # the rows as one parameter vector w; g, m and v ≥ 0 from shifted copies (the "huge" rows: g² overflows, in
+    # both twins); the step and ε̂ of Adam's defaults at t = 1
+    w = x.ravel()
+    outputs = [np.empty_like(w) for _ in range(3)]
+    return (w, np.roll(w, 1) * 0.5, np.roll(w, 2) * 0.1, np.abs(np.roll(w, 3)), 0.9, 0.999, 1e-3 * 0.999**0.5 / 0.1,
+            1e-8 * 0.001**0.5, *outputs)
+
+
 # name -> (make_args, outputs to compare, whether -inf entries are allowed)
 CASES = {
     "isotonic_l2": (_isotonic_l2_args, lambda a, r: [a[2], a[3][:, : 1], a[4]], False),
@@ -156,6 +165,7 @@ CASES = {
     "log_permanent_batch": (_permanent_args, lambda a, r: [a[1]], True),
     "permanent_marginals_batch": (_permanent_marginals_args, _permanent_marginals_outputs, False),
     "plackett_luce_sample": (_plackett_luce_args, lambda a, r: list(r), False),
+    "adam_update": (_adam_args, lambda a, r: [*a[8:], np.array(r)], False),
 }
 
 
@@ -171,6 +181,32 @@ def _inputs(dtype):
         "one column": rng.normal(size=(4, 1)),
     }
     return {name: np.ascontiguousarray(x, dtype=dtype) for name, x in rows.items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_twins_agree_bit_for_bit(dtype):
+    """The one-pass kernel makes the NumPy twin's roundings in its order (no fused multiply-add): equal bits, on
+    every input of the parity test and on a run of 50 updates from zero moments."""
+    numpy_kernel, ext_kernel = _backend.TWINS["adam_update"], _backend.ext_kernel("adam_update")
+    for label, x in _inputs(dtype).items():
+        args_numpy, args_ext = _adam_args(x), _adam_args(x)
+        assert numpy_kernel(*args_numpy) == ext_kernel(*args_ext)
+        for got, want in zip(args_ext[8:], args_numpy[8:]):
+            np.testing.assert_array_equal(got, want, err_msg=label)
+    rng = np.random.default_rng(1)
+    states = {kernel: (rng.normal(size=500).astype(dtype), np.zeros(500, dtype), np.zeros(500, dtype))
+              for kernel in (numpy_kernel, ext_kernel)}
+    w0 = states[numpy_kernel][0]
+    states[ext_kernel] = (w0.copy(), *states[ext_kernel][1:])
+    for t in range(1, 51):
+        g = np.sin(np.arange(500) * t).astype(dtype) * 10.0 ** (t % 7 - 3)
+        step, eps_hat = 1e-2 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t), 1e-8 * np.sqrt(1 - 0.999**t)
+        for kernel, (w, m, v) in states.items():
+            out = [np.empty_like(w) for _ in range(3)]
+            assert not kernel(w, g, m, v, 0.9, 0.999, float(step), float(eps_hat), *out)
+            states[kernel] = tuple(out)
+    for got, want in zip(states[ext_kernel], states[numpy_kernel]):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_gda_iteration_rejects_walkers_that_are_not_two_per_point():

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from refefl import _backend
 from refefl._validation import check_positive
 from refefl.nn._tree import tree_leaves, tree_map, tree_ravel, tree_unravel
 
@@ -120,8 +121,9 @@ class Adam:
 
     def flat_step(self, w: np.ndarray, g: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
         """:meth:`step` on the parameters and gradients as flat vectors (``w`` and ``g`` are not modified); returns
-        the new flat parameters and state. Raises ``FloatingPointError`` when g² overflows the dtype (the training
-        diverged): the second moment would become inf and stop that coordinate without a word."""
+        the new flat parameters and state, from :func:`adam_update` (compiled when refefl_ext is built). Raises
+        ``FloatingPointError`` when g² overflows the dtype (the training diverged): the second moment would become
+        inf and stop that coordinate without a word."""
         t = state["t"] + 1
         m, v = state["m"], state["v"]
         if not w.shape == g.shape == m.shape:
@@ -130,31 +132,17 @@ class Adam:
         if not w.dtype == g.dtype == m.dtype:
             raise TypeError(f"w and g must have the dtype {m.dtype} of the state's moments, got {w.dtype} and "
                             f"{g.dtype}")
-        # each element sees the operations of the formulas in this order; every temporary is this step's own
-        with np.errstate(over="raise"):
-            try:
-                scratch = np.multiply(g, 1 - self.beta2)
-                scratch *= g
-                v = np.multiply(v, self.beta2)
-                v += scratch
-            except FloatingPointError:  # v = inf would freeze the coordinate (its step m/√v is 0) silently
-                raise FloatingPointError(
-                    f"Adam's second moment v = β2 v + (1 − β2) g² overflows {g.dtype} (largest |g| = "
-                    f"{np.max(np.abs(g)):.3g}): the training diverged; lower the learning rate") from None
-        np.multiply(g, 1 - self.beta1, out=scratch)
-        m = np.multiply(m, self.beta1)
-        m += scratch
         # bias corrections folded into the step and into ε (an exact rewrite, Kingma & Ba end of §2)
         step = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         eps_hat = self.eps * np.sqrt(1 - self.beta2**t)
-        update = np.multiply(m, step)  # step is a NumPy float64: float32 moments give a float64 update
-        np.sqrt(v, out=scratch)
-        if scratch.dtype == update.dtype:
-            scratch += eps_hat
-        else:  # float32 moments: √v + ε̂ in float64, as the formula promotes
-            scratch = scratch + eps_hat
-        update /= scratch
-        return np.subtract(w, update.astype(w.dtype, copy=False)), {"t": t, "m": m, "v": v}
+        new_w, new_m, new_v = np.empty_like(w), np.empty_like(m), np.empty_like(v)
+        update = _backend.select(adam_update)
+        if update(np.ascontiguousarray(w), np.ascontiguousarray(g), m, v, self.beta1, self.beta2, float(step),
+                  float(eps_hat), new_w, new_m, new_v):  # v = inf would freeze the coordinate (its step m/√v is 0)
+            raise FloatingPointError(
+                f"Adam's second moment v = β2 v + (1 − β2) g² overflows {g.dtype} (largest |g| = "
+                f"{np.max(np.abs(g)):.3g}): the training diverged; lower the learning rate")
+        return new_w, {"t": t, "m": new_m, "v": new_v}
 
     def __repr__(self) -> str:
         return f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"
@@ -167,3 +155,54 @@ def _leaf_dtype(leaves: list, name: str) -> np.dtype:
         raise TypeError(f"{name} must have leaves of one floating dtype, got {sorted(map(str, dtypes))}")
     return dtypes.pop()
 
+
+@_backend.numpy_twin
+def adam_update(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, beta1: float, beta2: float,
+                step: float, eps_hat: float, w_out: np.ndarray, m_out: np.ndarray, v_out: np.ndarray) -> bool:
+    r"""One Adam update of flat vectors, written into ``w_out``, ``m_out``, ``v_out``; True when some new
+    :math:`v_i` is infinite (:math:`g_i^2` overflowed, or :math:`g_i` was infinite): the outputs are then void.
+
+    .. math::
+
+        v' = \beta_2 v + (1 - \beta_2)\, g \odot g, \qquad m' = \beta_1 m + (1 - \beta_1)\, g, \qquad
+        w' = w - \frac{s\, m'}{\sqrt{v'} + \hat\epsilon},
+
+    with :math:`s = \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t)` and :math:`\hat\epsilon = \epsilon \sqrt{1 -
+    \beta_2^t}` (Adam with its bias corrections folded in). Every product and sum is rounded in the order written,
+    in the dtype of the vectors (float32 or float64, all alike, C-contiguous); for float32 vectors
+    :math:`s\, m'` and :math:`\sqrt{v'} + \hat\epsilon` are formed in float64, as NumPy promotes a float64 scalar,
+    and the update is rounded to float32 before the subtraction. The compiled twin (``refefl_ext``) makes the same
+    roundings in one pass over the vectors: the twins agree bit for bit.
+
+    References
+    ----------
+    Kingma, Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, Algorithm 1 and the end of §2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refefl.nn._optim import adam_update
+    >>> w, g, zero = np.array([1.0, -2.0]), np.array([0.5, -4.0]), np.zeros(2)
+    >>> out = [np.empty(2) for _ in range(3)]
+    >>> adam_update(w, g, zero, zero, 0.9, 0.999, 0.1 * np.sqrt(0.001) / 0.1, 1e-8 * np.sqrt(0.001), *out)
+    False
+    >>> print(np.round(out[0], 6))  # the first step moves each coordinate by η against the sign of g
+    [ 0.9 -1.9]
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow shows as v' = inf, returned
+        np.multiply(g, 1 - beta2, out=m_out)  # m_out holds (1 − β2) g ⊙ g until m' is formed
+        m_out *= g
+        np.multiply(v, beta2, out=v_out)
+        v_out += m_out
+        np.multiply(g, 1 - beta1, out=w_out)  # w_out holds (1 − β1) g until w' is formed
+        np.multiply(m, beta1, out=m_out)
+        m_out += w_out
+        update = np.multiply(m_out, np.float64(step))  # float64 for float32 moments too
+        denominator = np.sqrt(v_out)
+        if denominator.dtype == update.dtype:
+            denominator += eps_hat
+        else:  # float32 moments: √v' + ε̂ in float64
+            denominator = denominator + np.float64(eps_hat)
+        update /= denominator
+        np.subtract(w, update.astype(w.dtype, copy=False), out=w_out)
+    return bool(np.isinf(v_out).any())
