@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import refefl
 from refefl import nn
 from refefl.testing import assert_close, directional_derivative
 
@@ -218,6 +219,27 @@ def test_adam_refuses_a_gradient_whose_square_overflows(dtype, huge):
     big = np.sqrt(np.finfo(dtype).max) / 2  # its square still fits: a finite step
     new, _ = opt.step(params, [np.array([1.0, big, -1.0], dtype)], state)
     assert np.all(np.isfinite(new[0]))
+    with pytest.raises(FloatingPointError, match="second moment"):  # an infinite g makes v = inf as well
+        opt.step(params, [np.array([1.0, np.inf, -1.0], dtype)], state)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_flat_step_is_the_same_on_either_backend_and_leaves_its_inputs(backend, dtype):
+    """flat_step picks the compiled twin of its update when asked (refefl.config_context), with the same result;
+    w, g and the state's moments are not modified."""
+    rng = np.random.default_rng(0)
+    w, g = rng.normal(size=50).astype(dtype), rng.normal(size=50).astype(dtype)
+    state = {"t": 3, "m": rng.normal(size=50).astype(dtype), "v": rng.random(50).astype(dtype)}
+    copies = [w.copy(), g.copy(), state["m"].copy(), state["v"].copy()]
+    with refefl.config_context(backend="numpy"):
+        want, want_state = nn.Adam(0.01).flat_step(w, g, state)
+    with refefl.config_context(backend=backend):
+        got, got_state = nn.Adam(0.01).flat_step(w, g, state)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_state["v"], want_state["v"])
+    assert got.dtype == dtype and got_state["t"] == 4
+    for before, now in zip(copies, [w, g, state["m"], state["v"]]):
+        np.testing.assert_array_equal(before, now)
 
 
 def test_tree_ravel_and_unravel_are_inverse():

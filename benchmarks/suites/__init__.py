@@ -18,10 +18,10 @@ def softmax_floor() -> Implementation:
 
 
 def all_suites() -> list[Suite]:
-    from benchmarks.suites import capped, isotonic, partition, simplex, soft_rank
+    from benchmarks.suites import capped, isotonic, optim, partition, simplex, soft_rank
 
     return [simplex.SPARSEMAX, simplex.ENTMAX15, simplex.ENTMAX_BISECT, isotonic.SUITE, soft_rank.SOFT_RANK_L2,
-            soft_rank.SOFT_RANK_KL, capped.PROJECTION, capped.ENTROPIC, *partition.SUITES]
+            soft_rank.SOFT_RANK_KL, capped.PROJECTION, capped.ENTROPIC, *partition.SUITES, optim.SUITE]
 
 
 def suite_groups() -> dict[str, tuple[str, ...]]:
