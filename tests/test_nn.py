@@ -73,6 +73,20 @@ def test_network_gradients(activation, output_activation, seed):
     _check_layer_gradients(net, params, x, rng)
 
 
+@pytest.mark.parametrize("sizes", [[4, 3], [4, 6, 5, 3]])
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(sizes):
+    rng = np.random.default_rng(0)
+    net = nn.MLP(sizes, activation="tanh", output_activation="softplus")
+    params = net.init(rng)
+    _, cache = net.forward(params, rng.normal(size=(5, 4)))
+    grad_out = rng.normal(size=(5, 3))
+    grad_x, grads = net.backward(cache, grad_out)
+    none, same = net.backward(cache, grad_out, input_grad=False)
+    assert none is None and grad_x.shape == (5, 4)
+    for a, b in zip(nn.tree_leaves(grads), nn.tree_leaves(same)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_activation_values():
     x = np.array([-800.0, -1.0, 0.0, 2.0, 800.0])
     assert_close(nn.Softplus().forward({}, x)[0], [0.0, np.log1p(np.exp(-1)), np.log(2), 2 + np.log1p(np.exp(-2)), 800])

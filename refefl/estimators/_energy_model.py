@@ -118,7 +118,7 @@ class EnergyModel:
         solution = self.loss.solve(self.energy_params(params, theta), Y, y0=y0 if pairwise else None)
         grad_theta, grad_energy = (solution.grad, None) if self.kind == "unary" else solution.grad
         n = X.shape[0]
-        grads = {"net": self.net.backward(cache, grad_theta / n)[1]}
+        grads = {"net": self.net.backward(cache, grad_theta / n, input_grad=False)[1]}
         if grad_energy is not None:
             if self.kind == "quadratic":  # A's diagonal is fixed at 0
                 grad_energy = grad_energy - np.diag(np.diag(grad_energy))

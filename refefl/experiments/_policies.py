@@ -92,7 +92,7 @@ class MSEPolicy:
         def grad_fn(weights, rows):
             out, cache = self.net.forward(weights, states[rows])
             residual = out - actions[rows]
-            grads = self.net.backward(cache, residual / len(rows))[1]
+            grads = self.net.backward(cache, residual / len(rows), input_grad=False)[1]
             return 0.5 * float((residual * residual).sum(axis=1).mean()), grads
 
         result = train_minibatch(grad_fn, self.net.init(rng), len(states), rng=rng, learning_rate=self.learning_rate,

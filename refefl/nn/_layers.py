@@ -90,7 +90,12 @@ class Linear(Layer):
 
     def backward(self, cache: tuple, grad_out: np.ndarray) -> tuple[np.ndarray, dict]:
         x, weights = cache
-        return grad_out @ weights.T, {"W": x.T @ grad_out, "b": grad_out.sum(axis=0)}
+        return grad_out @ weights.T, self.param_grads(cache, grad_out)
+
+    def param_grads(self, cache: tuple, grad_out: np.ndarray) -> dict:
+        """The parameters' part of :meth:`backward` alone: ``{"W": xᵀ grad_out, "b": Σ_rows grad_out}``."""
+        x, _ = cache
+        return {"W": x.T @ grad_out, "b": grad_out.sum(axis=0)}
 
 
 class ReLU(Layer):

@@ -92,14 +92,23 @@ class MLP:
             caches.append(cache)
         return out, caches
 
-    def backward(self, cache: list, grad_out: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-        """Gradients with respect to the input (n_samples, n_in) and to ``params`` (same structure)."""
+    def backward(self, cache: list, grad_out: np.ndarray, *,
+                 input_grad: bool = True) -> tuple[np.ndarray | None, list[dict]]:
+        """Gradients with respect to the input (n_samples, n_in) and to ``params`` (same structure).
+        ``input_grad=False`` skips the input's (the first layer's product with Wᵀ; None is returned in its
+        place), which training does not need."""
         grad = np.asarray(grad_out)
         grads_params = []
-        for layer, layer_cache in zip(reversed(self._layers), reversed(cache)):
+        first = self._layers[0]
+        for layer, layer_cache in zip(reversed(self._layers[1:]), reversed(cache[1:])):
             grad, grad_p = layer.backward(layer_cache, grad)
             if isinstance(layer, Linear):
                 grads_params.append(grad_p)
+        if input_grad:
+            grad, grad_p = first.backward(cache[0], grad)
+        else:
+            grad, grad_p = None, first.param_grads(cache[0], grad)
+        grads_params.append(grad_p)
         return grad, grads_params[::-1]
 
     def __repr__(self) -> str:

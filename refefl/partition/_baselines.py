@@ -409,9 +409,9 @@ def min_max_objective(net, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: n
     grads = _energy_grads(net, params, theta, cache, Y, samples, np.full(n, -1.0 / n), np.full((n, m), 1.0 / (n * m)))
     advantage = h - (h.sum(axis=1, keepdims=True) - h) / (m - 1)
     d_logits = np.einsum("nm,nmk->nk", advantage / (n * m), log_prob_gradient(net.space, logits, samples))
-    _, grads["sampler"] = net.sampler_net.backward(sampler_cache, -d_logits)  # the sampler ascends J
+    _, grads["sampler"] = net.sampler_net.backward(sampler_cache, -d_logits, input_grad=False)  # the sampler ascends J
     tau, tau_cache = net.log_partition_estimate(params, X)
     _, (_, _, d_tau) = min_min_loss(g_target, g_samples, tau, log_weights=net.space.log_uniform - log_r,
                                     return_grad=True)
-    _, grads["tau"] = net.tau_net.backward(tau_cache, (d_tau / n)[:, None])
+    _, grads["tau"] = net.tau_net.backward(tau_cache, (d_tau / n)[:, None], input_grad=False)
     return float((h.mean(axis=1) - g_target).mean()), _like(params, grads)

@@ -143,7 +143,7 @@ class PartitionNetworks:
             d_out = np.concatenate([d_u, d_U[:, i, j] + d_U[:, j, i]], axis=1)
         else:
             d_out = np.reshape(d_energy, (len(d_energy), -1))
-        return {"energy": self.energy_net.backward(cache, d_out)[1]}
+        return {"energy": self.energy_net.backward(cache, d_out, input_grad=False)[1]}
 
     def _zero_tau(self, params: dict) -> list:
         return [{name: np.zeros_like(value) for name, value in layer.items()} for layer in params["tau"]]
@@ -212,7 +212,7 @@ class PartitionNetworks:
                 " (e^709 is the float64 limit), so the training diverged; lower the learning rate")
         d_energy = self._energy_vjp(theta, Y, d_target / n, samples, d_samples / n)
         grads = self._energy_backward(params, cache, d_energy)
-        _, grads["tau"] = self.tau_net.backward(tau_cache, (d_tau / n)[:, None])
+        _, grads["tau"] = self.tau_net.backward(tau_cache, (d_tau / n)[:, None], input_grad=False)
         return float(loss.mean()), _like(params, grads)
 
     def log_mean_exp(self, params: dict, X: np.ndarray, Y: np.ndarray, *, rng: np.random.Generator,
@@ -271,7 +271,7 @@ class PartitionNetworks:
         """½ mean (τ_V(x) − log Z)² for given targets log Z (n,), and its gradient in V."""
         tau, cache = self.log_partition_estimate(params, X)
         residual = tau - log_z
-        _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None])
+        _, d_tau = self.tau_net.backward(cache, (residual / len(X))[:, None], input_grad=False)
         return float(0.5 * np.mean(residual**2)), d_tau
 
 
