@@ -136,8 +136,8 @@ class Adam:
         step = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         eps_hat = self.eps * np.sqrt(1 - self.beta2**t)
         new_w, new_m, new_v = np.empty_like(w), np.empty_like(m), np.empty_like(v)
-        update = _backend.select(adam_update)
-        if update(np.ascontiguousarray(w), np.ascontiguousarray(g), m, v, self.beta1, self.beta2, float(step),
+        kernel = _backend.select(adam_update)
+        if kernel(np.ascontiguousarray(w), np.ascontiguousarray(g), m, v, self.beta1, self.beta2, float(step),
                   float(eps_hat), new_w, new_m, new_v):  # v = inf would freeze the coordinate (its step m/√v is 0)
             raise FloatingPointError(
                 f"Adam's second moment v = β2 v + (1 − β2) g² overflows {g.dtype} (largest |g| = "

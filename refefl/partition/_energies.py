@@ -29,7 +29,7 @@ from scipy.special import softmax
 from refefl._validation import as_float_array, check_finite, check_positive_int
 from refefl.partition import _oracles
 from refefl.partition._permanent import assignment_scaling, max_weight_assignments, permanent_marginals
-from refefl.partition._spaces import BinaryVectors, Permutations, _check_states, _sigmoid
+from refefl.partition._spaces import BinaryVectors, Permutations, _are_rankings, _check_states, _sigmoid
 
 
 class _LinearEnergy:
@@ -149,7 +149,7 @@ class _PermutationEnergy(_LinearEnergy):
         self.space = Permutations(self.k)
 
     def _check_membership(self, states, name):
-        if not (np.sort(states, axis=-1) == np.arange(self.k)).all():
+        if not _are_rankings(states, self.k):
             raise ValueError(f"{name} must hold rankings: every row a permutation of 0..{self.k - 1}")
 
     def _swap_gain(self, params, item_a, item_b, a, b):

@@ -220,7 +220,7 @@ class Permutations:
         Plackett (1975), "The Analysis of Permutations", Applied Statistics 24(2), eq. (1).
         """
         sigma = _check_states(samples, self.k)
-        if not (np.sort(sigma, axis=-1) == np.arange(self.k)).all():
+        if not _are_rankings(sigma, self.k):
             raise ValueError(f"samples must be rankings: every row a permutation of 0..{self.k - 1}")
         logits = _check_proposal(proposal, sigma.shape[0], self.k)
         if logits is None:
@@ -283,6 +283,11 @@ def _check_proposal(proposal, n, k):
         raise ValueError(f"proposal must be logits of shape (n, k) = ({n}, {k}), got {logits.shape}")
     check_finite(logits, "proposal")
     return logits
+
+
+def _are_rankings(states, k) -> bool:
+    """Whether every row of the integer array ``states`` (..., k) is a permutation of 0..k-1."""
+    return bool((np.sort(states, axis=-1) == np.arange(k)).all())
 
 
 def _check_states(samples, k):
